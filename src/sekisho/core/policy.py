@@ -1,0 +1,116 @@
+"""The access policy: who may see and do what. Every read goes through ``visible``, every action through
+``require``; views, API endpoints, the CLI and tasks never hand-roll a check.
+
+Access is per contract. A user who is not a current member of an object's contract is an *outsider* and gets
+``NotFound`` (404) — never a hint that the object exists. A member whose role lacks the action gets
+``Forbidden`` (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+from django.utils.translation import gettext as _
+
+from .errors import Forbidden, NotFound
+from .models import Contract, Membership, Role
+
+M = TypeVar("M", bound=models.Model)
+
+ALL_ROLES = frozenset(Role.values)
+
+# action -> roles of the contract that may perform it. Later domains add their rows here.
+ACTIONS: dict[str, frozenset[str]] = {
+    "contract.view": ALL_ROLES,
+    # draft -> active: the contractor's information manager starts the work (R2.6.1 adds the pledge check).
+    "contract.activate": frozenset({Role.MANAGER}),
+    # active -> closing: either side may start close-out.
+    "contract.start_closing": frozenset({Role.MANAGER, Role.ORDERER}),
+    # closing -> closed / back to active: the orderer confirms (or rejects) the close-out (R2.5).
+    "contract.close": frozenset({Role.ORDERER}),
+    "contract.reopen": frozenset({Role.ORDERER}),
+    "membership.view": ALL_ROLES,
+    "membership.manage": frozenset({Role.MANAGER, Role.ORDERER}),
+    "audit.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+}
+
+
+def _contract_path(model: type[models.Model]) -> str:
+    if model is Contract:
+        return ""
+    path = getattr(model, "policy_contract_path", None)
+    if path is None:
+        raise TypeError(f"{model.__name__} has no policy_contract_path; the policy cannot scope it")
+    return str(path)
+
+
+def member_contract_ids(user: Any) -> models.QuerySet[Membership]:
+    """Subquery of the ids of contracts where *user* is a current member."""
+    return Membership.objects.current().filter(user_id=user.pk).values("contract_id")
+
+
+def visible(user: Any, model: type[M]) -> models.QuerySet[M]:
+    """All objects of *model* the user may read: those of contracts where the user is a current member."""
+    manager = model._default_manager
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return manager.none()
+    path = _contract_path(model)
+    lookup = f"{path}__id__in" if path else "id__in"
+    return manager.filter(**{lookup: member_contract_ids(user)})
+
+
+def contract_of(obj: models.Model) -> Contract:
+    if isinstance(obj, Contract):
+        return obj
+    path = _contract_path(type(obj))
+    target: Any = obj
+    for part in path.split("__"):
+        target = getattr(target, part)
+    return target  # type: ignore[no-any-return]
+
+
+def role_in(user: Any, contract: Contract) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    membership = (
+        Membership.objects.current().filter(user_id=user.pk, contract_id=contract.pk).only("role").first()
+    )
+    return membership.role if membership else None
+
+
+def can(user: Any, action: str, obj: models.Model) -> bool:
+    role = role_in(user, contract_of(obj))
+    return role is not None and role in ACTIONS.get(action, frozenset())
+
+
+def require(user: Any, action: str, obj: models.Model, *, clause: str | None = None) -> str:
+    """Raise unless *user* may perform *action* on *obj*; return the user's role in its contract."""
+    if action not in ACTIONS:
+        raise KeyError(f"unknown action {action!r}")
+    role = role_in(user, contract_of(obj))
+    if role is None:
+        raise NotFound(_("見つかりません。"))
+    if role not in ACTIONS[action]:
+        raise Forbidden(
+            _("この操作（{action}）を行う権限がありません。").format(action=action),
+            code="forbidden",
+            clause=clause,
+        )
+    return role
+
+
+def get_visible(user: Any, model: type[M], **lookup: Any) -> M:
+    """One object the user may read, or NotFound (also when it exists in another contract)."""
+    try:
+        return visible(user, model).get(**lookup)
+    except (model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
+        raise NotFound(_("見つかりません。")) from exc
+
+
+def require_system_admin(user: Any) -> None:
+    """Deployment administration (organisations, users, new contracts) is for superusers only.
+
+    System administrators set contracts up but are not members of them, so they see no information."""
+    if not (user is not None and getattr(user, "is_authenticated", False) and user.is_superuser):
+        raise Forbidden(_("システム管理者のみが行える操作です。"))
