@@ -32,6 +32,6 @@ class VerifiedSessionAuth(APIKeyCookie):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        if needs_second_factor(user) and not user.is_verified():  # type: ignore[union-attr]
+        if needs_second_factor(user) and not user.is_verified():
             return None
         return user

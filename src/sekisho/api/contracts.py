@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from sekisho.audit.models import AuditEvent
@@ -124,7 +124,7 @@ def list_contracts(request: HttpRequest) -> list[Contract]:
 
 
 @router.post("", response={201: ContractOut, **ERRORS}, summary="契約の登録（システム管理者）")
-def create_contract(request: HttpRequest, payload: ContractIn) -> tuple[int, Contract]:
+def create_contract(request: HttpRequest, payload: ContractIn) -> Status[Contract]:
     policy.require_system_admin(request.user)
     orgs = Organisation.objects.in_bulk([payload.orderer_id, payload.contractor_id])
     if payload.orderer_id not in orgs or payload.contractor_id not in orgs:
@@ -139,7 +139,7 @@ def create_contract(request: HttpRequest, payload: ContractIn) -> tuple[int, Con
         period_start=payload.period_start,
         period_end=payload.period_end,
     )
-    return 201, contract
+    return Status(201, contract)
 
 
 @router.get("/{contract_id}", response={200: ContractOut, **ERRORS}, summary="契約の詳細")
@@ -173,12 +173,12 @@ def list_memberships(request: HttpRequest, contract_id: int) -> list[Membership]
 
 
 @router.post("/{contract_id}/memberships", response={201: MembershipOut, **ERRORS}, summary="メンバーの追加")
-def add_membership(request: HttpRequest, contract_id: int, payload: MembershipIn) -> tuple[int, Membership]:
+def add_membership(request: HttpRequest, contract_id: int, payload: MembershipIn) -> Status[Membership]:
     contract = _contract(request, contract_id, "membership.manage")
     user = User.objects.filter(username=payload.username, is_active=True).first()
     if user is None:
         raise Invalid("指定された利用者が見つかりません。", code="unknown_user")
-    return 201, services.add_member(contract, acting_user=request.user, user=user, role=payload.role)
+    return Status(201, services.add_member(contract, acting_user=request.user, user=user, role=payload.role))
 
 
 @router.post(

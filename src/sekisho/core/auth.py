@@ -79,7 +79,7 @@ def login_password(request: HttpRequest | None, username: str, password: str) ->
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         record(actor=user, action="auth.password_ok", obj=user, summary={})
-    return authenticated  # type: ignore[return-value]
+    return authenticated
 
 
 @transaction.atomic

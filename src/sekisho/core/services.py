@@ -19,7 +19,7 @@ from .errors import Conflict, Forbidden, Invalid
 from .models import CONTRACTOR_ROLES, Contract, Membership, Organisation, Role, User
 
 # Which action of the policy a status move needs.
-_TRANSITION_ACTION = {
+_TRANSITION_ACTION: dict[tuple[str, str], str] = {
     (Contract.Status.DRAFT, Contract.Status.ACTIVE): "contract.activate",
     (Contract.Status.ACTIVE, Contract.Status.CLOSING): "contract.start_closing",
     (Contract.Status.CLOSING, Contract.Status.CLOSED): "contract.close",
@@ -192,6 +192,8 @@ def add_member(
     Each side appoints its own people: the orderer officer adds orderer officers and auditors from the orderer;
     the information manager adds the contractor's and subcontractors' people.
     """
+    # Re-read under lock: the caller's instance may be stale (e.g. closed meanwhile).
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
     actor_role = policy.require(acting_user, "membership.manage", contract)
     if role not in Role.values:
         raise Invalid(_("役割が正しくありません。"))

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
         from sekisho.wsgi import application
 
-        class _Server(BaseApplication):  # type: ignore[misc]
+        class _Server(BaseApplication):
             def load_config(self) -> None:
                 self.cfg.set("bind", f"{options['host']}:{options['port']}")
                 self.cfg.set("workers", options["workers"])

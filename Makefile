@@ -1,0 +1,64 @@
+# Sekisho — the README's first two commands.
+#   make run    create .venv, install, migrate, load the demo once, serve http://127.0.0.1:8000
+#   make test   lint, types, migrations check, the whole suite on SQLite, then on PostgreSQL when it answers
+#   make bench  (later issues) benchmarks
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Reinstall when the project definition changes.
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+TEST_DATA ?= $(CURDIR)/var/test
+
+.PHONY: run test lint typecheck migrations-check pytest-sqlite pytest-postgres browser clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Sekisho needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(BIN)/sekisho migrate --verbosity 0
+	$(BIN)/sekisho demo
+	# Plain HTTP on loopback only: the one place where cookies may go without the Secure flag.
+	SEKISHO_SECURE_COOKIES=0 $(BIN)/sekisho serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+typecheck: $(STAMP_DEV)
+	SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/mypy
+
+migrations-check: $(STAMP_DEV)
+	SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/sekisho makemigrations --check --dry-run
+
+browser:
+	bash scripts/ensure-chromium
+
+pytest-sqlite: $(STAMP_DEV) browser
+	@echo "== pytest on SQLite =="
+	env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA)/sqlite $(BIN)/pytest
+
+pytest-postgres: $(STAMP_DEV) browser
+	@url="$$($(BIN)/python scripts/postgres_url.py)"; \
+	if [ -z "$$url" ]; then \
+	  echo "== PostgreSQL not configured and not answering on 127.0.0.1:5432: PostgreSQL run SKIPPED =="; \
+	else \
+	  echo "== pytest on PostgreSQL ($$url) =="; \
+	  DATABASE_URL="$$url" SEKISHO_DATA_DIR=$(TEST_DATA)/postgres $(BIN)/pytest; \
+	fi
+
+test: lint typecheck migrations-check pytest-sqlite pytest-postgres
+
+clean:
+	rm -rf $(VENV) var/test .pytest_cache .mypy_cache .ruff_cache
