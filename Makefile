@@ -1,7 +1,7 @@
 # Sekisho — the README's first two commands.
 #   make run    create .venv, install, migrate, load the demo once, serve http://127.0.0.1:8000
 #   make test   lint, types, migrations check, the whole suite on SQLite, then on PostgreSQL when it answers
-#   make bench  (later issues) benchmarks
+#   make bench  every benchmark in bench/ (figures as ratios against a baseline of the same run)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -11,7 +11,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 TEST_DATA ?= $(CURDIR)/var/test
 
-.PHONY: run test lint typecheck migrations-check pytest-sqlite pytest-postgres browser clean
+.PHONY: run test bench lint typecheck migrations-check pytest-sqlite pytest-postgres browser clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Sekisho needs Python 3.11"'
@@ -59,6 +59,14 @@ pytest-postgres: $(STAMP_DEV) browser
 	fi
 
 test: lint typecheck migrations-check pytest-sqlite pytest-postgres
+
+# Benchmarks are scripts bench/bench_*.py; each prints its figures and exits non-zero only if it breaks.
+bench: $(STAMP_DEV)
+	@set -e; for f in bench/bench_*.py; do echo "== $$f (SQLite) =="; \
+	  env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; \
+	  url="$$($(BIN)/python scripts/postgres_url.py)"; \
+	  if [ -n "$$url" ]; then echo "== $$f (PostgreSQL) =="; \
+	    DATABASE_URL="$$url" SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; fi; done
 
 clean:
 	rm -rf $(VENV) var/test .pytest_cache .mypy_cache .ruff_cache
