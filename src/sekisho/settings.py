@@ -104,6 +104,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "sekisho.core",
     "sekisho.audit",
+    "sekisho.ledger",
+    "sekisho.permits",
     "sekisho.web",
 ]
 

@@ -10,7 +10,9 @@ from sekisho.core.errors import SekishoError
 
 from .auth import TokenAuth, VerifiedSessionAuth
 from .contracts import router as contracts_router
+from .ledger import router as ledger_router
 from .me import router as me_router
+from .permits import router as permits_router
 
 api = NinjaAPI(
     title="Sekisho API",
@@ -21,6 +23,8 @@ api = NinjaAPI(
     docs_url="/docs" if settings.DEBUG else None,
 )
 api.add_router("/contracts", contracts_router)
+api.add_router("/contracts", ledger_router)
+api.add_router("/contracts", permits_router)
 api.add_router("/me", me_router)
 
 

@@ -33,6 +33,28 @@ ACTIONS: dict[str, frozenset[str]] = {
     "membership.view": ALL_ROLES,
     "membership.manage": frozenset({Role.MANAGER, Role.ORDERER}),
     "audit.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    # Devices and media (R2.6.2ア, R2.7ア/イ/エ): staff register their own, the information manager approves.
+    "device.view": ALL_ROLES,
+    "device.register": frozenset({Role.MANAGER, Role.STAFF}),
+    "device.approve": frozenset({Role.MANAGER}),
+    "device.mark_lost": frozenset({Role.MANAGER, Role.STAFF}),
+    "posture_policy.manage": frozenset({Role.MANAGER}),
+    "media.view": ALL_ROLES,
+    "media.register": frozenset({Role.MANAGER, Role.STAFF}),
+    "media.approve": frozenset({Role.MANAGER}),
+    "media.custody": frozenset({Role.MANAGER}),
+    "media.mark_lost": frozenset({Role.MANAGER, Role.STAFF}),
+    # Ledger (R1.1): everyone of the contract reads it; the contractor's people register what they hold.
+    "asset.view": ALL_ROLES,
+    "asset.register": frozenset({Role.MANAGER, Role.STAFF}),
+    "asset.update": frozenset({Role.MANAGER}),
+    "asset.import": frozenset({Role.MANAGER}),
+    "asset.export": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    # Permits: the contractor's people ask; the deciding role depends on the kind (permits.models.DECIDER_ROLE).
+    "permit.view": ALL_ROLES,
+    "permit.request": frozenset({Role.MANAGER, Role.STAFF}),
+    "permit.decide": frozenset({Role.ORDERER, Role.MANAGER}),
+    "permit.use": frozenset({Role.MANAGER, Role.STAFF}),
 }
 
 
