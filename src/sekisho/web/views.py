@@ -140,8 +140,7 @@ def contract_detail(request: HttpRequest, contract_id: int) -> HttpResponse:
     role = policy.require(request.user, "contract.view", contract)
     members = (
         policy.visible(request.user, Membership)
-        .filter(contract=contract)
-        .current()
+        .filter(contract=contract, ended_at__isnull=True)
         .select_related("user", "organisation")
         .order_by("role", "user__username")
     )
