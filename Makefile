@@ -40,7 +40,7 @@ typecheck: $(STAMP_DEV)
 	SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/mypy
 
 migrations-check: $(STAMP_DEV)
-	SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/sekisho makemigrations --check --dry-run
+	env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/sekisho makemigrations --check --dry-run
 
 browser:
 	bash scripts/ensure-chromium

@@ -111,7 +111,8 @@ def e2e_database_url() -> Iterator[str | None]:
 
     name = f"sekisho_e2e_{os.getpid()}"
     parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(scheme="postgresql"))
+    # Create and drop through the maintenance database: the one DATABASE_URL names may not exist yet.
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
