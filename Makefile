@@ -43,7 +43,7 @@ migrations-check: $(STAMP_DEV)
 	env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA) $(BIN)/sekisho makemigrations --check --dry-run
 
 browser:
-	bash scripts/ensure-chromium
+	bash scripts/ensure-test-tools
 
 pytest-sqlite: $(STAMP_DEV) browser
 	@echo "== pytest on SQLite =="

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "sekisho.audit",
     "sekisho.ledger",
     "sekisho.permits",
+    "sekisho.documents",
     "sekisho.web",
 ]
 
@@ -181,6 +182,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login lockout: after this many failed attempts the account is locked for the given minutes.
 SEKISHO_LOCKOUT_ATTEMPTS = envint("SEKISHO_LOCKOUT_ATTEMPTS", 5)
 SEKISHO_LOCKOUT_MINUTES = envint("SEKISHO_LOCKOUT_MINUTES", 15)
+
+# Audit log (R2.9, P11): the Ed25519 key that signs tree heads, generated once into the data directory
+# (mode 0600) like the secret key; SEKISHO_AUDIT_KEY_FILE names a key kept elsewhere (PEM or base64url seed).
+_audit_key_file = envstr("SEKISHO_AUDIT_KEY_FILE")
+SEKISHO_AUDIT_KEY_FILE = Path(_audit_key_file or DATA_DIR / "audit_ed25519.key").resolve()
+if not _audit_key_file:
+    persistent_secret(SEKISHO_AUDIT_KEY_FILE, 32)
+# Minutes between automatic signed tree heads of a log that keeps growing (`sekisho audit sign --due`).
+SEKISHO_STH_INTERVAL_MINUTES = envint("SEKISHO_STH_INTERVAL_MINUTES", 60)
 
 # Sessions end after this many idle minutes: the expiry is pushed forward on every request.
 SESSION_COOKIE_AGE = envint("SEKISHO_SESSION_IDLE_MINUTES", 30) * 60
