@@ -75,6 +75,19 @@ def test_lock_expires_and_a_good_login_resets_the_counter(world, settings):
     assert (world.staff.failed_logins, world.staff.locked_until) == (0, None)
 
 
+def test_after_an_expired_lock_one_failure_does_not_lock_again(world, settings):
+    settings.SEKISHO_LOCKOUT_ATTEMPTS = 2
+    for _ in range(2):
+        with pytest.raises(LoginRefused):
+            auth.login_password(None, "staff", "wrong")
+    User.objects.filter(pk=world.staff.pk).update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+    with pytest.raises(LoginRefused):
+        auth.login_password(None, "staff", "wrong")
+    world.staff.refresh_from_db()
+    assert not world.staff.is_locked
+    assert world.staff.failed_logins == 1
+
+
 def test_unknown_user_and_wrong_password_get_the_same_refusal(world):
     with pytest.raises(LoginRefused) as unknown:
         auth.login_password(None, "nobody", "x")

@@ -56,6 +56,9 @@ def login_password(request: HttpRequest | None, username: str, password: str) ->
         locked = user.is_locked
         if locked:  # recorded, then refused outside the block so the record commits
             record(actor=user, action="auth.login_refused_locked", obj=user, summary={})
+        elif user.locked_until is not None:  # an expired lock: count afresh
+            user.failed_logins, user.locked_until = 0, None
+            user.save(update_fields=["failed_logins", "locked_until"])
     if locked:
         raise refused
     authenticated = authenticate(request, username=username, password=password)
