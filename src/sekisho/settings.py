@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "sekisho.core",
     "sekisho.audit",
+    "sekisho.devices",
     "sekisho.ledger",
     "sekisho.permits",
     "sekisho.documents",

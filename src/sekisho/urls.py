@@ -6,5 +6,6 @@ from sekisho.api.main import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("", include("sekisho.devices.urls")),
     path("", include("sekisho.web.urls")),
 ]

@@ -10,6 +10,7 @@ from sekisho.core.errors import SekishoError
 
 from .auth import TokenAuth, VerifiedSessionAuth
 from .contracts import router as contracts_router
+from .devices import agent_router, devices_router, media_router
 from .ledger import router as ledger_router
 from .me import router as me_router
 from .permits import router as permits_router
@@ -26,6 +27,9 @@ api.add_router("/contracts", contracts_router)
 api.add_router("/contracts", ledger_router)
 api.add_router("/contracts", permits_router)
 api.add_router("/me", me_router)
+api.add_router("/devices", devices_router)
+api.add_router("/media", media_router)
+api.add_router("/agent", agent_router)
 
 
 def _error(

@@ -33,6 +33,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "membership.view": ALL_ROLES,
     "membership.manage": frozenset({Role.MANAGER, Role.ORDERER}),
     "audit.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    # Tamper-evident log (R2.9, P11): sign a tree head now, export for inspections; only the orderer pins
+    # the heads it has seen (the witness).
+    "audit.sign": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "audit.export": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "audit.pin": frozenset({Role.ORDERER}),
     # Devices and media (R2.6.2ア, R2.7ア/イ/エ): staff register their own, the information manager approves.
     "device.view": ALL_ROLES,
     "device.register": frozenset({Role.MANAGER, Role.STAFF}),
@@ -55,6 +60,39 @@ ACTIONS: dict[str, frozenset[str]] = {
     "permit.request": frozenset({Role.MANAGER, Role.STAFF}),
     "permit.decide": frozenset({Role.ORDERER, Role.MANAGER}),
     "permit.use": frozenset({Role.MANAGER, Role.STAFF}),
+    # People (R2.4.1–R2.4.3, R2.6.1, P2–P4, P8): the information manager keeps the roster, training,
+    # appointments, pledge and subcontracts; the orderer and auditors read them; everyone takes training.
+    "people.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "people.manage": frozenset({Role.MANAGER}),
+    "people.report": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "training.view": ALL_ROLES,
+    "training.manage": frozenset({Role.MANAGER}),
+    "training.acknowledge": ALL_ROLES,
+    "appointment.manage": frozenset({Role.MANAGER}),
+    "pledge.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "pledge.sign": frozenset({Role.MANAGER}),
+    "subcontract.view": ALL_ROLES,
+    "subcontract.manage": frozenset({Role.MANAGER}),
+    "subcontract.flowdown": frozenset({Role.MANAGER, Role.STAFF}),
+    # Vault (R2.6.2イ/ウ, R2.7ア–オ): the contractor's people put and get content (from approved devices,
+    # checked by the vault on top); everyone of the contract sees the versions and their hashes. Shredding
+    # executes the orderer's destruction permit (R2.5, P9).
+    "vault.view": ALL_ROLES,
+    "vault.upload": frozenset({Role.MANAGER, Role.STAFF}),
+    "vault.download": frozenset({Role.MANAGER, Role.STAFF}),
+    "vault.shred": frozenset({Role.MANAGER}),
+    "transfer.view": ALL_ROLES,
+    "transfer.build": frozenset({Role.MANAGER, Role.STAFF}),
+    "transfer.confirm": frozenset({Role.MANAGER, Role.STAFF}),
+    # Incidents (R2.8.1, R2.8.2, P10): anyone of the contract but the auditor reports; the contractor's side
+    # investigates (staff only what they reported: the service checks); only the orderer closes.
+    "incident.view": ALL_ROLES,
+    "incident.report": frozenset({Role.ORDERER, Role.MANAGER, Role.STAFF}),
+    "incident.investigate": frozenset({Role.MANAGER, Role.STAFF}),
+    "incident.revise": frozenset({Role.ORDERER, Role.MANAGER, Role.STAFF}),
+    "incident.close": frozenset({Role.ORDERER}),
+    "incident.report_authority": frozenset({Role.ORDERER}),
+    "incident.configure": frozenset({Role.ORDERER}),
 }
 
 

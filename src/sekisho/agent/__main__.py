@@ -1,0 +1,5 @@
+import sys
+
+from sekisho.agent.cli import main
+
+sys.exit(main())
