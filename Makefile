@@ -61,12 +61,17 @@ pytest-postgres: $(STAMP_DEV) browser
 test: lint typecheck migrations-check pytest-sqlite pytest-postgres
 
 # Benchmarks are scripts bench/bench_*.py; each prints its figures and exits non-zero only if it breaks.
-bench: $(STAMP_DEV)
-	@set -e; for f in bench/bench_*.py; do echo "== $$f (SQLite) =="; \
-	  env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; \
+# Every script runs (a failing one does not stop the others); scripts/bench_table.py passes their output on,
+# then prints one table of every figure with its goal and ratio, and the machine's limits measured in the same
+# run; it exits non-zero when a script failed.
+bench: $(STAMP_DEV) browser
+	@for f in bench/bench_*.py; do echo "== $$f (SQLite) =="; \
+	  env -u DATABASE_URL SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; echo "BENCH-EXIT|$$f|SQLite|$$?"; \
 	  url="$$($(BIN)/python scripts/postgres_url.py)"; \
 	  if [ -n "$$url" ]; then echo "== $$f (PostgreSQL) =="; \
-	    DATABASE_URL="$$url" SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; fi; done
+	    DATABASE_URL="$$url" SEKISHO_DATA_DIR=$(TEST_DATA)/bench $(BIN)/python $$f; \
+	    echo "BENCH-EXIT|$$f|PostgreSQL|$$?"; fi; done 2>&1 \
+	| $(BIN)/python scripts/bench_table.py --markdown $(TEST_DATA)/bench/table.md --limits-dir $(TEST_DATA)/bench
 
 clean:
 	rm -rf $(VENV) var/test .pytest_cache .mypy_cache .ruff_cache

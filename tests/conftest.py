@@ -19,6 +19,17 @@ from sekisho.core import services
 from sekisho.core.models import Contract, Organisation, Role, User
 
 from .factories import PERIOD, OrganisationFactory, UserFactory
+from .people.clearing import clear_world
+
+
+@pytest.fixture(autouse=True)
+def _japanese_by_default():
+    """Each test starts in Japanese, whatever language an earlier test's request activated on this thread."""
+    from django.utils import translation
+
+    translation.activate("ja")
+    yield
+    translation.activate("ja")
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +94,7 @@ def world(db) -> World:
     services.add_member(contract, acting_user=manager, user=staff, role=Role.STAFF)
     services.add_member(contract, acting_user=manager, user=sub_staff, role=Role.STAFF)
     services.add_member(contract, acting_user=orderer, user=auditor, role=Role.AUDITOR)
-    return World(
+    world = World(
         admin,
         orderer_org,
         contractor_org,
@@ -98,6 +109,10 @@ def world(db) -> World:
         auditor,
         outsider,
     )
+    # The members are cleared for information: roster, training acknowledged, subcontract permitted and
+    # flowed down, pledge signed (R2.4.1, R2.4.3, R2.6.1). Tests of the refusals use new, uncleared people.
+    clear_world(world)
+    return world
 
 
 PERSONAS = ("orderer", "manager", "staff", "sub_staff", "auditor", "outsider")

@@ -107,6 +107,10 @@ INSTALLED_APPS = [
     "sekisho.devices",
     "sekisho.ledger",
     "sekisho.permits",
+    "sekisho.people",
+    "sekisho.vault",
+    "sekisho.notifications",
+    "sekisho.incidents",
     "sekisho.documents",
     "sekisho.web",
 ]
@@ -115,6 +119,7 @@ MIDDLEWARE = [
     "sekisho.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "sekisho.core.middleware.SecurityHeadersMiddleware",
+    "sekisho.core.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -146,6 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sekisho.notifications.context_processors.notifications",
             ],
         },
     }
@@ -183,6 +189,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login lockout: after this many failed attempts the account is locked for the given minutes.
 SEKISHO_LOCKOUT_ATTEMPTS = envint("SEKISHO_LOCKOUT_ATTEMPTS", 5)
 SEKISHO_LOCKOUT_MINUTES = envint("SEKISHO_LOCKOUT_MINUTES", 15)
+SEKISHO_IMPORT_MAX_BYTES = envint("SEKISHO_IMPORT_MAX_BYTES", 50 * 1024 * 1024)  # ledger import upload cap
 
 # Audit log (R2.9, P11): the Ed25519 key that signs tree heads, generated once into the data directory
 # (mode 0600) like the secret key; SEKISHO_AUDIT_KEY_FILE names a key kept elsewhere (PEM or base64url seed).
@@ -192,6 +199,22 @@ if not _audit_key_file:
     persistent_secret(SEKISHO_AUDIT_KEY_FILE, 32)
 # Minutes between automatic signed tree heads of a log that keeps growing (`sekisho audit sign --due`).
 SEKISHO_STH_INTERVAL_MINUTES = envint("SEKISHO_STH_INTERVAL_MINUTES", 60)
+
+# Vault (R2.6.2イ/ウ, R2.7ウ, R2.5): sealed blobs on the filesystem (VAULT_DIR) or an S3-compatible store;
+# contract keys in a key store of their own, which data backups must exclude (see sekisho/vault/keystore.py).
+SEKISHO_VAULT_BACKEND = envstr("SEKISHO_VAULT_BACKEND", "filesystem")
+SEKISHO_VAULT_SEGMENT_SIZE = envint("SEKISHO_VAULT_SEGMENT_SIZE", 1 << 20)
+SEKISHO_VAULT_MAX_UPLOAD_BYTES = envint("SEKISHO_VAULT_MAX_UPLOAD_BYTES", 0)  # 0: no limit but the disk
+SEKISHO_VAULT_KEY_SERVICE = envstr("SEKISHO_VAULT_KEY_SERVICE", "sekisho.vault.keystore.LocalKeyService")
+SEKISHO_VAULT_KEY_DIR = Path(envstr("SEKISHO_VAULT_KEY_DIR", str(DATA_DIR / "keys"))).resolve()
+SEKISHO_MASTER_KEY_FILE = Path(envstr("SEKISHO_MASTER_KEY_FILE", str(DATA_DIR / "master.key"))).resolve()
+SEKISHO_VAULT_KEY_BACKUPS = [Path(p).resolve() for p in envlist("SEKISHO_VAULT_KEY_BACKUPS", "")]
+SEKISHO_VAULT_S3_ENDPOINT = envstr("SEKISHO_VAULT_S3_ENDPOINT")
+SEKISHO_VAULT_S3_BUCKET = envstr("SEKISHO_VAULT_S3_BUCKET")
+SEKISHO_VAULT_S3_REGION = envstr("SEKISHO_VAULT_S3_REGION", "us-east-1")
+SEKISHO_VAULT_S3_ACCESS_KEY = envsecret("SEKISHO_VAULT_S3_ACCESS_KEY") or ""
+SEKISHO_VAULT_S3_SECRET_KEY = envsecret("SEKISHO_VAULT_S3_SECRET_KEY") or ""
+SEKISHO_VAULT_S3_PART_SIZE = envint("SEKISHO_VAULT_S3_PART_SIZE", 8 << 20)
 
 # Sessions end after this many idle minutes: the expiry is pushed forward on every request.
 SESSION_COOKIE_AGE = envint("SEKISHO_SESSION_IDLE_MINUTES", 30) * 60
@@ -237,6 +260,8 @@ EMAIL_HOST_PASSWORD = envsecret("SEKISHO_EMAIL_PASSWORD") or ""
 EMAIL_USE_TLS = envbool("SEKISHO_EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = envbool("SEKISHO_EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = envstr("SEKISHO_EMAIL_FROM", "sekisho@localhost")
+# The address users reach Sekisho at: links in e-mails are made absolute with it.
+SEKISHO_BASE_URL = envstr("SEKISHO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 OTP_TOTP_ISSUER = "Sekisho"

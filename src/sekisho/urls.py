@@ -1,3 +1,6 @@
+import os
+
+from django.http import JsonResponse
 from django.urls import include, path
 from django.views.i18n import set_language
 
@@ -9,5 +12,14 @@ urlpatterns = [
     path("", include("sekisho.devices.urls")),
     path("contracts/<int:contract_id>/ledger/", include("sekisho.ledger.urls")),
     path("contracts/<int:contract_id>/permits/", include("sekisho.permits.urls")),
+    path("contracts/<int:contract_id>/vault/", include("sekisho.vault.urls")),
+    path("contracts/<int:contract_id>/people/", include("sekisho.people.urls")),
+    path("", include("sekisho.incidents.urls")),
+    path("", include("sekisho.notifications.urls")),
     path("", include("sekisho.web.urls")),
 ]
+
+if os.environ.get("SEKISHO_BENCH") == "1":
+    # bench/bench_load.py's baseline: the cheapest JSON view behind the same middleware, on the same server.
+    # Never routed unless the benchmark starts the server with SEKISHO_BENCH=1.
+    urlpatterns.append(path("__bench/ping", lambda request: JsonResponse({"ok": True}), name="bench-ping"))

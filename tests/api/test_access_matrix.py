@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from sekisho.core.auth import issue_api_token
 from sekisho.core.models import Membership
+from sekisho.incidents.services import IncidentData, report_incident
 from sekisho.ledger.models import LocationKind, Medium, Origin
 from sekisho.ledger.services import AssetData, register_asset
 from sekisho.permits import services as permits
@@ -33,6 +35,23 @@ def _all(status: int) -> dict[str, int]:
 
 def _only(status: int, allowed: tuple[str, ...], otherwise: int = FORBIDDEN) -> dict[str, int]:
     return {p: status if p in allowed else otherwise for p in MEMBERS}
+
+
+def _incident_body() -> dict[str, Any]:
+    return {
+        "kind": "loss",
+        "title": "USBメモリの紛失",
+        "description": "現地調査の帰りに紛失",
+        "detected_at": (timezone.now() - dt.timedelta(hours=1)).isoformat(),
+        "has_personal_info": True,
+        "personal_categories": ["name", "address"],
+        "personal_count": 150,
+    }
+
+
+def _incident_data() -> IncidentData:
+    body = _incident_body()
+    return IncidentData(**{**body, "detected_at": dt.datetime.fromisoformat(body["detected_at"])})
 
 
 class Ctx:
@@ -65,6 +84,12 @@ class Ctx:
             valid_from=dt.date(2026, 7, 1),
             valid_until=dt.date(2027, 3, 1),
         )
+        self.incident = report_incident(world.contract, acting_user=world.staff, data=_incident_data())
+
+    def transfer_id(self) -> int:
+        from tests.vault.helpers import transfer_package
+
+        return transfer_package(self.world).pk
 
 
 Body = Callable[[Ctx], dict[str, Any] | None]
@@ -114,6 +139,15 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         },
         _only(CREATED, ("manager", "staff", "sub_staff")),
     ),
+    ("get", "/api/v1/contracts/{contract_id}/ledger.xlsx"): (
+        lambda c: None,
+        _only(OK, ("orderer", "manager", "auditor")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/assets/import"): (
+        # only the manager passes the policy; no file is sent, so the upload itself is then refused
+        lambda c: None,
+        _only(INVALID, ("manager",)),
+    ),
     ("get", "/api/v1/contracts/{contract_id}/assets/{asset_id}"): (lambda c: None, _all(OK)),
     ("get", "/api/v1/contracts/{contract_id}/assets/{asset_id}/lineage"): (lambda c: None, _all(OK)),
     ("post", "/api/v1/contracts/{contract_id}/assets/{asset_id}/state"): (
@@ -147,7 +181,199 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         lambda c: {"kind": "other_purpose", "asset_ids": [c.asset.pk]},
         _all(FORBIDDEN),
     ),
+    # Incidents (R2.8.1, R2.8.2, P10). The incident was reported by staff and the orderer notified; steps out
+    # of turn are conflicts for whoever passes the policy (the manager, the reporting staff, the orderer).
+    ("get", "/api/v1/contracts/{contract_id}/incidents"): (lambda c: None, _all(OK)),
+    ("post", "/api/v1/contracts/{contract_id}/incidents"): (
+        lambda c: _incident_body(),
+        _only(CREATED, ("orderer", "manager", "staff", "sub_staff")),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/incidents/{incident_id}"): (lambda c: None, _all(OK)),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/notify-orderer"): (
+        lambda c: None,
+        _only(CONFLICT, ("manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/investigation"): (
+        lambda c: {"note": "調査開始"},
+        _only(OK, ("manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/cause"): (
+        lambda c: {"cause": "鞄の口が開いていた"},
+        _only(CONFLICT, ("manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/corrective-measures"): (
+        lambda c: {"measures": "遺失届"},
+        _only(CONFLICT, ("manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/prevention"): (
+        lambda c: {"prevention": "暗号化USBに限定"},
+        _only(CONFLICT, ("manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/close"): (
+        lambda c: {"note": ""},
+        _only(CONFLICT, ("orderer",)),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/return"): (
+        lambda c: {"instruction": "再調査"},
+        _only(CONFLICT, ("orderer",)),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/facts"): (
+        lambda c: {**_incident_body(), "note": "人数の訂正"},
+        _only(OK, ("orderer", "manager", "staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/authority-reports"): (
+        lambda c: {"stage": "prompt", "reported_on": "2026-08-03"},
+        _only(OK, ("orderer",)),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/report.pdf"): (lambda c: None, _all(OK)),
+    ("get", "/api/v1/contracts/{contract_id}/incidents/{incident_id}/report.docx"): (
+        lambda c: None,
+        _all(OK),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/incident-settings"): (lambda c: None, _all(OK)),
+    ("post", "/api/v1/contracts/{contract_id}/incident-settings"): (
+        lambda c: {"orderer_notice_days": 0, "prompt_report_business_days": 5},
+        _only(OK, ("orderer",)),
+    ),
+    # Vault (R2.6.2イ/ウ, R2.7ア–オ, R2.5). Token clients prove no device, so the contractor's people get the
+    # device refusal (403 R2.7ア) where content moves; the orderer's side is refused by the policy.
+    ("get", "/api/v1/contracts/{contract_id}/assets/{asset_id}/versions"): (lambda c: None, _all(OK)),
+    ("put", "/api/v1/contracts/{contract_id}/assets/{asset_id}/content"): (lambda c: None, _all(FORBIDDEN)),
+    ("post", "/api/v1/contracts/{contract_id}/assets/{asset_id}/content/ticket"): (
+        lambda c: None,
+        _all(FORBIDDEN),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/assets/{asset_id}/content"): (lambda c: None, _all(FORBIDDEN)),
+    ("get", "/api/v1/contracts/{contract_id}/transfers"): (lambda c: None, _all(OK)),
+    ("post", "/api/v1/contracts/{contract_id}/transfers"): (
+        lambda c: {
+            "permit_id": c.permit.pk,
+            "asset_ids": [c.asset.pk],
+            "recipient": "測量会社",
+            "recipient_key": "age1whk8rlrvlz40px0qmw6tcsz72egz0w8llphf63hxpx5thch3evyqmjyyhm",
+        },
+        _all(FORBIDDEN),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/transfers/{transfer_id}"): (lambda c: None, _all(OK)),
+    ("get", "/api/v1/contracts/{contract_id}/transfers/{transfer_id}/package"): (
+        lambda c: None,
+        _all(FORBIDDEN),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/transfers/{transfer_id}/receipt"): (
+        # the contractor's people may confirm; a hash that is not the package's is a conflict
+        lambda c: {"sha256": "0" * 64},
+        _only(CONFLICT, ("manager", "staff", "sub_staff")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/vault/shred"): (
+        # only the manager passes the policy; an other-purpose permit is no destruction permit (403 R2.5)
+        lambda c: {"permit_id": c.permit.pk},
+        _all(FORBIDDEN),
+    ),
 }
+
+
+# People (R2.4.1–R2.4.3, R2.6.1, P2–P4, P8). The world's people are cleared (tests/people/clearing.py): the
+# staff member's roster entry, the default programme, the signed pledge and the permitted subcontract exist.
+PEOPLE = "/api/v1/contracts/{contract_id}/people"
+READERS = ("orderer", "manager", "auditor")
+MATRIX.update(
+    {
+        ("get", PEOPLE + "/clearance"): (lambda c: None, _all(OK)),
+        ("get", PEOPLE + "/roster"): (lambda c: None, _only(OK, READERS)),
+        ("post", PEOPLE + "/roster"): (
+            lambda c: {
+                "name": "倉敷 太郎",
+                "organisation_id": c.world.contractor_org.pk,
+                "category": "director",
+                "started_on": "2026-07-01",
+            },
+            _only(CREATED, ("manager",)),
+        ),
+        ("post", PEOPLE + "/roster/{entry_id}/leave"): (
+            lambda c: {"left_at": "2027-03-01T09:00:00+09:00", "kind": "retired", "note": "退職"},
+            _only(OK, ("manager",)),
+        ),
+        ("post", PEOPLE + "/roster/{entry_id}/exit-acknowledgement"): (
+            # the entry is the staff member's own, who has not left: a conflict for them and the manager
+            lambda c: {"typed_name": c.world.staff.display_name},
+            _only(CONFLICT, ("manager", "staff")),
+        ),
+        ("get", PEOPLE + "/roster.xlsx"): (lambda c: None, _only(OK, READERS)),
+        ("get", PEOPLE + "/training"): (lambda c: None, _all(OK)),
+        ("post", PEOPLE + "/training"): (
+            lambda c: {
+                "code": "pc",
+                "title": "端末の取扱い",
+                "content": "承認済み端末のみを使う。",
+                "required_roles": ["staff"],
+            },
+            _only(CREATED, ("manager",)),
+        ),
+        ("post", PEOPLE + "/training/{programme_id}/versions"): (
+            lambda c: {"content": "第2版の内容"},
+            _only(CREATED, ("manager",)),
+        ),
+        ("post", PEOPLE + "/training/{programme_id}/acknowledge"): (
+            # everyone may acknowledge; the typed name is nobody's, so the signature is refused (R2.4.1)
+            lambda c: {"typed_name": "名無し 権兵衛"},
+            _all(INVALID),
+        ),
+        ("get", PEOPLE + "/training/status"): (lambda c: None, _only(OK, READERS)),
+        ("get", PEOPLE + "/training.xlsx"): (lambda c: None, _only(OK, READERS)),
+        ("get", PEOPLE + "/appointments"): (lambda c: None, _only(OK, READERS)),
+        ("post", PEOPLE + "/appointments"): (
+            lambda c: {"kind": "pi_manager", "entry_id": _people_ids("{entry_id}", c)["entry_id"]},
+            _only(CREATED, ("manager",)),
+        ),
+        ("get", PEOPLE + "/pledges"): (lambda c: None, _only(OK, READERS)),
+        ("post", PEOPLE + "/pledges"): (
+            lambda c: {
+                "addressee": "倉敷市長",
+                "representative": "代表取締役 試験 太郎",
+                "typed_name": c.world.manager.display_name,
+            },
+            _only(CREATED, ("manager",)),
+        ),
+        ("get", PEOPLE + "/pledges/{version}/pdf"): (lambda c: None, _only(OK, READERS)),
+        ("get", PEOPLE + "/subcontracts"): (lambda c: None, _all(OK)),
+        ("post", PEOPLE + "/subcontracts"): (
+            # the world's subcontractor is already permitted: a conflict for the manager
+            lambda c: {
+                "organisation_id": c.world.sub_org.pk,
+                "scope": "測量",
+                "responsible_name": "責任者",
+                "reason": "再申請",
+                "valid_from": "2026-07-01",
+                "valid_until": "2027-03-01",
+            },
+            _only(CONFLICT, ("manager",)),
+        ),
+        ("post", PEOPLE + "/subcontracts/{sub_id}/flowdown"): (
+            # the subcontractor's responsible person (sub_staff) or the manager on their behalf
+            lambda c: {"typed_name": c.world.sub_staff.display_name},
+            _only(OK, ("manager", "sub_staff")),
+        ),
+        ("post", PEOPLE + "/subcontracts/{sub_id}/personal-info"): (
+            lambda c: {"reason": "立会い連絡のため", "valid_from": "2026-07-01", "valid_until": "2027-03-01"},
+            _only(OK, ("manager",)),
+        ),
+    }
+)
+
+
+def _people_ids(template: str, ctx: Ctx) -> dict[str, int]:
+    from sekisho.people.models import Pledge, Programme, RosterEntry, Subcontract
+
+    ids = {}
+    if "{entry_id}" in template:
+        ids["entry_id"] = RosterEntry.objects.get(contract=ctx.contract, user=ctx.world.staff).pk
+    if "{programme_id}" in template:
+        ids["programme_id"] = Programme.objects.get(contract=ctx.contract, code="regulation").pk
+    if "{version}" in template:
+        ids["version"] = Pledge.objects.get(contract=ctx.contract, superseded_at__isnull=True).version
+    if "{sub_id}" in template:
+        ids["sub_id"] = Subcontract.objects.get(contract=ctx.contract, organisation=ctx.world.sub_org).pk
+    return ids
 
 
 def _url(template: str, ctx: Ctx) -> str:
@@ -156,6 +382,10 @@ def _url(template: str, ctx: Ctx) -> str:
         membership_id=ctx.membership.pk,
         asset_id=ctx.asset.pk,
         permit_id=ctx.permit.pk,
+        incident_id=ctx.incident.pk,
+        # Objects that are costly to make are made only for the rows that name them.
+        **({"transfer_id": ctx.transfer_id()} if "{transfer_id}" in template else {}),
+        **_people_ids(template, ctx),
     )
 
 

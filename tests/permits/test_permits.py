@@ -80,7 +80,9 @@ def test_denial_needs_a_reason_and_is_final(world, drawing, freeze_today):
 def test_a_decision_is_audited_with_its_note(world, drawing, freeze_today):
     permit = _request(world, drawing)
     permits.decide_permit(permit, acting_user=world.orderer, approve=True, conditions="作業終了後に廃棄")
-    event = AuditEvent.objects.filter(contract=world.contract, action="permit.approve").get()
+    event = AuditEvent.objects.filter(
+        contract=world.contract, action="permit.approve", object_id=str(permit.pk)
+    ).get()
     assert event.summary["conditions"] == "作業終了後に廃棄"
 
 

@@ -113,7 +113,10 @@ def contract_for(request: HttpRequest, contract_id: int, action: str) -> Contrac
 
 
 def _asset(request: HttpRequest, contract: Contract, asset_id: int) -> Asset:
-    return policy.get_visible(request.user, Asset, pk=asset_id, contract=contract)
+    asset = policy.get_visible(request.user, Asset, pk=asset_id, contract=contract)
+    # Checked on the asset itself: personal information needs its own consent for subcontractor staff (P8).
+    policy.require(request.user, "asset.view", asset)
+    return asset
 
 
 @router.get(

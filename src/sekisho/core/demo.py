@@ -113,4 +113,9 @@ def load_demo(password: str | None = None) -> list[tuple[DemoUser, str]]:
         services.add_member(
             contracts["main"], acting_user=appointer, user=users[spec.username], role=spec.role
         )
+    # The people: roster, training (all acknowledged but staff2), both managers and the signed pledge, the
+    # subcontract permitted with its flow-down (R2.4.1, R2.4.3, R2.6.1).
+    from sekisho.people.demo import load_people_demo
+
+    load_people_demo(contracts, users)
     return created

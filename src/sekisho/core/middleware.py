@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -62,6 +63,61 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class DatabaseUnavailableMiddleware:
+    """Answer 503 — JSON under /api/, a plain page elsewhere — when the database cannot be reached, instead of
+    the generic 500. The failed transaction has rolled back, so nothing is half-written.
+
+    Django turns an exception into a 500 response inside each middleware layer, so a layer further out never
+    sees it; the ``got_request_exception`` signal, sent while the exception is being handled, marks the
+    request, and this middleware replaces that 500. It sits just inside the security headers, so the 503
+    carries them, and outside the session and authentication layers, whose database errors it covers too.
+    The page is built without templates: rendering one may need the database (the user, the session)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.core.signals import got_request_exception
+
+        self.get_response = get_response
+        got_request_exception.connect(_mark_database_unavailable, dispatch_uid="sekisho-database-unavailable")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 500 and getattr(request, "_sekisho_database_unavailable", False):
+            return database_unavailable_response(request)
+        return response
+
+
+def _mark_database_unavailable(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    if request is not None and isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        request._sekisho_database_unavailable = True  # type: ignore[attr-defined]
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    from django.http import JsonResponse
+    from django.utils.html import escape
+    from django.utils.translation import gettext as _
+
+    message = _("データベースに接続できません。しばらくしてから、もう一度お試しください。")
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"error": "database_unavailable", "clause": None, "message": message}, status=503
+        )
+    else:
+        title = _("一時的に利用できません")
+        page = (
+            '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+            f"<title>503 | {escape(title)}</title></head>"
+            f"<body><h1>{escape(title)}</h1><p>{escape(message)}</p></body></html>"
+        )
+        response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = "30"
+    return response
+
+
 class SecondFactorMiddleware:
     """A session that passed the password but still owes its second factor reaches only the second-factor
     pages and logout. API calls with a session get the same rule in the API's session auth."""
@@ -104,4 +160,22 @@ class RefusalPageMiddleware:
 
         if not isinstance(exception, SekishoError):
             return None
+        if exception.code == "training_required" and getattr(exception, "contract_id", None):
+            return _to_training(request, exception)
         return render(request, "web/error.html", {"error": exception}, status=exception.status)
+
+
+def _to_training(request: HttpRequest, exception: Any) -> HttpResponse:
+    """A member not yet trained who opens the contract's information is sent to its training page, with the
+    refusal (and R2.4.1) as a message; after acknowledging, a GET brings them back where they were."""
+    from urllib.parse import urlencode
+
+    from django.contrib import messages
+
+    messages.warning(request, str(exception))
+    target = reverse("people:training", args=[exception.contract_id])
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        target += "?" + urlencode({"next": request.get_full_path()})
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return HttpResponseRedirect(target)

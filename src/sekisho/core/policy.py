@@ -96,6 +96,17 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Actions that reach the contract's information: refused to members not cleared by the people gates (trained
+# and acknowledged, not left, subcontract permitted and flowed down — R2.4.1–R2.4.3, P3, P8).
+INFORMATION_ACTIONS = frozenset(
+    {
+        *("asset.view", "asset.register", "asset.update", "asset.import", "asset.export", "permit.use"),
+        *("vault.view", "vault.upload", "vault.download", "vault.shred"),
+        *("transfer.view", "transfer.build", "transfer.confirm"),
+    }
+)
+
+
 def _contract_path(model: type[models.Model]) -> str:
     if model is Contract:
         return ""
@@ -148,7 +159,8 @@ def require(user: Any, action: str, obj: models.Model, *, clause: str | None = N
     """Raise unless *user* may perform *action* on *obj*; return the user's role in its contract."""
     if action not in ACTIONS:
         raise KeyError(f"unknown action {action!r}")
-    role = role_in(user, contract_of(obj))
+    contract = contract_of(obj)
+    role = role_in(user, contract)
     if role is None:
         raise NotFound(_("見つかりません。"))
     if role not in ACTIONS[action]:
@@ -157,6 +169,10 @@ def require(user: Any, action: str, obj: models.Model, *, clause: str | None = N
             code="forbidden",
             clause=clause,
         )
+    if action in INFORMATION_ACTIONS:
+        from sekisho.people.gates import require_cleared
+
+        require_cleared(user, contract, role, action, obj)
     return role
 
 

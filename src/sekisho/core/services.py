@@ -170,6 +170,10 @@ def transition_contract(contract: Contract, *, acting_user: Any, to_status: str,
             code="invalid_transition",
         )
     policy.require(acting_user, action, contract)
+    if (contract.status, to_status) == (Contract.Status.DRAFT, Contract.Status.ACTIVE):
+        from sekisho.people.gates import require_ready_to_activate
+
+        require_ready_to_activate(contract)  # R2.6.1 / P4: both managers appointed, the pledge signed
     before = contract.status
     contract.status = to_status
     contract.save(update_fields=["status"])

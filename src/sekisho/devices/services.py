@@ -20,6 +20,7 @@ from sekisho.audit.services import record
 from sekisho.core import policy
 from sekisho.core.errors import Conflict, Forbidden, Invalid
 from sekisho.core.models import CONTRACTOR_ROLES, Contract, Membership, Role, User
+from sekisho.incidents.services import open_incident_for_lost_device
 
 from .models import CustodyRecord, Device, DeviceLoginLink, Medium, PosturePolicy, PostureReport
 from .policy import SESSION_KEY, approval_problem, posture_failures
@@ -220,8 +221,8 @@ def revoke_device(device: Device, *, acting_user: Any, reason: str) -> Device:
 def mark_device_lost(device: Device, *, acting_user: Any, note: str) -> Device:
     """Record that a PC is lost or stolen: it loses access at once, for good.
 
-    Its user may report it as well as the information manager: the sooner, the better. (Opening an
-    incident for the loss, R2.8.1, belongs to the incidents app once it exists.)"""
+    Its user may report it as well as the information manager: the sooner, the better. The loss opens an
+    incident, reported to the orderer at once (R2.8.1)."""
     device = _locked(device)
     role = policy.require(acting_user, "device.mark_lost", device)
     if role == Role.STAFF and device.owner_id != acting_user.pk:
@@ -241,6 +242,14 @@ def mark_device_lost(device: Device, *, acting_user: Any, note: str) -> Device:
         contract=device.contract,
         obj=device,
         summary={"uid": device.uid, "from": before, "note": note, "key_fingerprint": fingerprint},
+    )
+    # A lost PC is an incident to report to the orderer at once (R2.8.1), in the same transaction.
+    open_incident_for_lost_device(
+        contract=device.contract,
+        acting_user=acting_user,
+        device_label=f"{device.name}（{device.asset_tag}）" if device.asset_tag else device.name,
+        detected_at=device.status_changed_at,
+        note=note,
     )
     return device
 
@@ -625,6 +634,13 @@ def mark_medium_lost(medium: Medium, *, acting_user: Any, note: str) -> Medium:
         contract=medium.contract,
         obj=medium,
         summary={"label": medium.label, "from": before, "note": note, "custodian": medium.custodian_id},
+    )
+    open_incident_for_lost_device(
+        contract=medium.contract,
+        acting_user=acting_user,
+        device_label=medium.label,
+        detected_at=medium.status_changed_at,
+        note=note,
     )
     return medium
 

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from sekisho.core import policy
 from sekisho.core.models import Contract
+from sekisho.people.gates import hide_unconsented_personal_info
 
 from .models import Asset
 
@@ -27,6 +28,7 @@ def ledger(user: Any, contract: Contract, filters: LedgerFilters | None = None) 
     """The contract's assets the user may read, filtered, newest ledger number last."""
     f = filters or LedgerFilters()
     qs = policy.visible(user, Asset).filter(contract=contract)
+    qs = hide_unconsented_personal_info(user, contract, qs)  # P8: subcontractor staff without consent
     if f.q.strip():
         term = f.q.strip()
         qs = qs.filter(

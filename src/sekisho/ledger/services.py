@@ -5,11 +5,13 @@ stated purpose and necessity (P5)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,7 @@ from sekisho.audit.services import record
 from sekisho.core import policy
 from sekisho.core.errors import Conflict, Forbidden, Invalid
 from sekisho.core.models import CONTRACTOR_ROLES, Contract, Membership, User
+from sekisho.people.gates import require_personal_info_access
 from sekisho.permits.models import Permit, PermitKind, PermitState
 
 from .models import ASSET_TRANSITIONS, Asset, AssetState, LocationKind, Medium, Origin, PersonalCategory
@@ -52,6 +55,7 @@ class FieldError:
     field: str
     message: str
     clause: str | None = None
+    code: str | None = None
 
 
 def check_asset_data(
@@ -74,6 +78,8 @@ def check_asset_data(
         err(FieldError("origin", _("由来が正しくありません。")))
     if data.location_kind not in LocationKind.values:
         err(FieldError("location_kind", _("保管場所の種別が正しくありません。")))
+    if len(data.location) > 200:
+        err(FieldError("location", _("保管場所は200文字以内にしてください。")))
     if not isinstance(data.received_on, dt.date):
         err(FieldError("received_on", _("受領・作成日を日付で入力してください。")))
     elif not contract.period_start <= data.received_on <= contract.period_end:
@@ -265,6 +271,37 @@ def asset_summary(asset: Asset) -> dict[str, Any]:
     }
 
 
+def require_open_for_registration(contract: Contract) -> None:
+    if contract.status not in (Contract.Status.DRAFT, Contract.Status.ACTIVE):
+        raise Conflict(
+            _("この契約は完了手続中または完了のため、台帳に登録できません。"), code="contract_not_active"
+        )
+
+
+def required_copy_clause(data: AssetData) -> str | None:
+    """The clause under which registering *data* needs the orderer's copy permit, or None if it needs none."""
+    if data.origin == Origin.COPY and data.parent is not None:
+        return copy_clause(data.parent)
+    return None
+
+
+def misplaced_permit(data: AssetData, *, permit_given: bool) -> FieldError | None:
+    """A permit named where none applies: on something that is not a copy, or on a copy that needs none."""
+    if not permit_given:
+        return None
+    if data.origin != Origin.COPY or data.parent is None:
+        return FieldError(
+            "permit", _("承諾を指定できるのは複写・電子化の登録だけです。"), code="permit_not_applicable"
+        )
+    if copy_clause(data.parent) is None:
+        return FieldError(
+            "permit",
+            _("この情報の複写には承諾は不要です。承諾を指定せずに登録してください。"),
+            code="permit_not_needed",
+        )
+    return None
+
+
 @transaction.atomic
 def register_asset(
     contract: Contract, *, acting_user: Any, data: AssetData, permit: Permit | None = None
@@ -277,23 +314,19 @@ def register_asset(
     """
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     policy.require(acting_user, "asset.register", contract)
-    if contract.status not in (Contract.Status.DRAFT, Contract.Status.ACTIVE):
-        raise Conflict(
-            _("この契約は完了手続中または完了のため、台帳に登録できません。"), code="contract_not_active"
-        )
+    if data.has_personal_info:
+        require_personal_info_access(acting_user, contract)  # P8: subcontractor staff need the consent
+    require_open_for_registration(contract)
     raise_first(check_asset_data(contract, data))
+    misplaced = misplaced_permit(data, permit_given=permit is not None)
+    if misplaced is not None:
+        raise Invalid(misplaced.message, code=misplaced.code)
     used_permit = None
-    if data.origin == Origin.COPY and data.parent is not None:
-        clause = copy_clause(data.parent)
-        if clause is not None:
-            used_permit = _copy_permit_for(contract, data.parent, permit, clause)
-        elif permit is not None:
-            raise Invalid(
-                _("この情報の複写には承諾は不要です。承諾を指定せずに登録してください。"),
-                code="permit_not_needed",
-            )
-    elif permit is not None:
-        raise Invalid(_("承諾を指定できるのは複写・電子化の登録だけです。"), code="permit_not_applicable")
+    copy_permits = None
+    clause = required_copy_clause(data)
+    if clause is not None and data.parent is not None:
+        copy_permits = CopyPermits(contract, [data.parent])
+        used_permit = copy_permits.take(data.parent, permit, clause)
     asset = build_asset(
         contract, data, ref=next_refs(contract, 1)[0], acting_user=acting_user, permit=used_permit
     )
@@ -301,46 +334,98 @@ def register_asset(
     record(
         actor=acting_user, action="asset.register", contract=contract, obj=asset, summary=asset_summary(asset)
     )
-    if used_permit is not None:
-        _mark_copy_permit_used_if_exhausted(used_permit, acting_user)
+    if copy_permits is not None:
+        copy_permits.mark_exhausted_used(acting_user)
     return asset
 
 
-def _copy_permit_for(contract: Contract, parent: Asset, permit: Permit | None, clause: str) -> Permit:
-    """The permit that allows one more copy of *parent*, locked; or a refusal naming *clause*."""
-    today = timezone.localdate()
-    candidates = (
-        Permit.objects.select_for_update()
-        .filter(
-            contract=contract,
-            kind=PermitKind.COPY,
-            state=PermitState.APPROVED,
-            assets=parent,
-            valid_from__lte=today,
-            valid_until__gte=today,
-        )
-        .order_by("valid_until", "id")
-    )
-    if permit is not None:
-        candidates = candidates.filter(pk=permit.pk)
-    for candidate in candidates:
-        if copies_made(candidate, parent) < (candidate.copies or 0):
-            return candidate
-    if (
-        permit is not None
-        or Permit.objects.filter(
-            contract=contract,
-            kind=PermitKind.COPY,
-            assets=parent,
-            state__in=[PermitState.APPROVED, PermitState.USED],
-        ).exists()
-    ):
-        message = _(
-            "「{title}」の複写・電子化は承諾された部数・期間を超えるため登録できません。発注者の承諾を受けてください。"
-        )
-    else:
-        message = _("「{title}」の複写・電子化には発注者の承諾が必要です。先に承諾を申請してください。")
-    raise Forbidden(message.format(title=parent.title), code="copy_not_permitted", clause=clause)
+T = TypeVar("T")
+
+
+def in_batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """*items* in slices of *size*: keeps ``IN (...)`` lists under the databases' parameter limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CopyPermits:
+    """The copy permits in force for some originals, locked for the caller's transaction, with the copies each
+    still allows (R2.3 / P7).
+
+    One instance serves one registration or a whole import: three queries per 500 originals, then ``take``
+    for each copy without a query, counting the copies taken so far.
+    """
+
+    def __init__(self, contract: Contract, parents: Iterable[Asset]) -> None:
+        today = timezone.localdate()
+        self._candidates: dict[int, list[Permit]] = defaultdict(list)
+        self._left: dict[tuple[int, int], int] = {}
+        self._ever_permitted: set[int] = set()
+        self._taken: dict[int, Permit] = {}
+        through = Permit.assets.through
+        parent_ids = sorted({p.pk for p in parents})
+        for batch in in_batches(parent_ids, 500):
+            pairs = list(
+                through.objects.filter(
+                    asset_id__in=batch,
+                    permit__contract=contract,
+                    permit__kind=PermitKind.COPY,
+                    permit__state__in=[PermitState.APPROVED, PermitState.USED],
+                ).values_list("permit_id", "asset_id")
+            )
+            self._ever_permitted.update(asset_id for _permit_id, asset_id in pairs)
+            in_force = list(
+                Permit.objects.select_for_update()
+                .filter(
+                    pk__in={permit_id for permit_id, _asset_id in pairs},
+                    state=PermitState.APPROVED,
+                    valid_from__lte=today,
+                    valid_until__gte=today,
+                )
+                .order_by("valid_until", "id")
+            )
+            made: dict[tuple[int, int], int] = {
+                (permit_id, parent_id): n
+                for permit_id, parent_id, n in Asset.objects.filter(
+                    permit_id__in=[p.pk for p in in_force], parent_id__in=batch
+                )
+                .order_by()
+                .values("permit_id", "parent_id")
+                .annotate(n=Count("id"))
+                .values_list("permit_id", "parent_id", "n")
+            }
+            parents_of: dict[int, list[int]] = defaultdict(list)
+            for permit_id, asset_id in pairs:
+                parents_of[permit_id].append(asset_id)
+            for candidate in in_force:  # soonest expiry first, as one would use them by hand
+                for asset_id in parents_of[candidate.pk]:
+                    self._candidates[asset_id].append(candidate)
+                    made_so_far = made.get((candidate.pk, asset_id), 0)
+                    self._left[(candidate.pk, asset_id)] = (candidate.copies or 0) - made_so_far
+
+    def take(self, parent: Asset, permit: Permit | None, clause: str) -> Permit:
+        """The permit that allows one more copy of *parent* (only *permit*, when one is named), counted as
+        used; or a refusal naming *clause*."""
+        for candidate in self._candidates.get(parent.pk, ()):
+            if permit is not None and candidate.pk != permit.pk:
+                continue
+            key = (candidate.pk, parent.pk)
+            if self._left[key] > 0:
+                self._left[key] -= 1
+                self._taken[candidate.pk] = candidate
+                return candidate
+        if permit is not None or parent.pk in self._ever_permitted:
+            message = _(
+                "「{title}」の複写・電子化は承諾された部数・期間を超えるため登録できません。発注者の承諾を受けてください。"
+            )
+        else:
+            message = _("「{title}」の複写・電子化には発注者の承諾が必要です。先に承諾を申請してください。")
+        raise Forbidden(message.format(title=parent.title), code="copy_not_permitted", clause=clause)
+
+    def mark_exhausted_used(self, acting_user: Any) -> None:
+        """Once the copies are saved: each permit taken from that has no copy left becomes used."""
+        for permit in self._taken.values():
+            _mark_copy_permit_used_if_exhausted(permit, acting_user)
 
 
 def copies_made(permit: Permit, parent: Asset) -> int:
@@ -349,8 +434,6 @@ def copies_made(permit: Permit, parent: Asset) -> int:
 
 def _mark_copy_permit_used_if_exhausted(permit: Permit, acting_user: Any) -> None:
     # One query for the whole permit, whatever the number of originals it names.
-    from django.db.models import Count, Q
-
     remaining = (
         permit.assets.annotate(made=Count("children", filter=Q(children__permit=permit)))
         .filter(made__lt=permit.copies or 0)

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sekisho.audit.models import AuditEvent
@@ -26,6 +27,7 @@ from sekisho.permits import selectors as permit_selectors
 from . import selectors, services
 from .forms import PAGE_SIZE, AssetForm, ImportForm, LedgerFilterForm
 from .models import Asset, AssetState, PersonalCategory
+from .uploads import InMemoryCappedUpload
 
 COPYABLE_STATES = (AssetState.HELD, AssetState.RETAINED)
 # A file with a hundred thousand bad rows must not become a page of a hundred thousand table rows.
@@ -68,6 +70,8 @@ def _asset(request: HttpRequest, contract: Contract, asset_id: int) -> Asset:
     )
     if asset is None:
         raise NotFound(_("見つかりません。"))
+    # Checked on the asset itself: personal information needs its own consent for subcontractor staff (P8).
+    policy.require(request.user, "asset.view", asset)
     return asset
 
 
@@ -187,11 +191,18 @@ def _imported_count(result: Any) -> int | None:
         return None
 
 
+@csrf_exempt  # only to install the upload handler first: _asset_import checks CSRF itself
 @login_required
 @require_POST
 def asset_import(request: HttpRequest, contract_id: int) -> HttpResponse:
     """Take a filled-in ledger (Excel or CSV). Either every row is entered, or none and each problem is listed
-    with its row, column and clause."""
+    with its row, column and clause. The file stays in memory, never in a temporary file on disk."""
+    request.upload_handlers = [InMemoryCappedUpload(request)]
+    return _asset_import(request, contract_id)
+
+
+@csrf_protect
+def _asset_import(request: HttpRequest, contract_id: int) -> HttpResponse:
     contract = _contract(request, contract_id, "asset.import")
     form = ImportForm(request.POST, request.FILES)
     importer = _load_importer()

@@ -8,39 +8,15 @@ way. In another language the date is shown in that language's format with the er
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
 
 from django import template
 from django.utils import formats, timezone
 from django.utils.translation import get_language
 
+from sekisho.core.wareki import era_of, to_wareki
+
 register = template.Library()
-
-
-class Era(NamedTuple):
-    name: str
-    romaji: str
-    start: dt.date
-
-
-# Newest first. Dates before the Gregorian calendar was adopted (明治6年1月1日) are not converted.
-ERAS = (
-    Era("令和", "Reiwa", dt.date(2019, 5, 1)),
-    Era("平成", "Heisei", dt.date(1989, 1, 8)),
-    Era("昭和", "Shōwa", dt.date(1926, 12, 25)),
-    Era("大正", "Taishō", dt.date(1912, 7, 30)),
-    Era("明治", "Meiji", dt.date(1873, 1, 1)),
-)
-MEIJI_YEAR_ONE = 1868
-
-
-def era_of(day: dt.date) -> tuple[Era, int] | None:
-    """The era of *day* and the year within it (1 = 元年), or None before 1873."""
-    for era in ERAS:
-        if day >= era.start:
-            first_year = MEIJI_YEAR_ONE if era.name == "明治" else era.start.year
-            return era, day.year - first_year + 1
-    return None
+__all__ = ["era_of", "register", "summary_items", "summary_value", "to_wareki", "wareki"]
 
 
 def _as_date(value: object) -> dt.date | None:
@@ -49,16 +25,6 @@ def _as_date(value: object) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     return None
-
-
-def to_wareki(day: dt.date) -> str:
-    """令和8年6月1日 (令和元年5月1日 for the first year of an era); 西暦 for dates before 1873."""
-    found = era_of(day)
-    if found is None:
-        return f"{day.year}年{day.month}月{day.day}日"
-    era, year = found
-    year_text = "元" if year == 1 else str(year)
-    return f"{era.name}{year_text}年{day.month}月{day.day}日"
 
 
 @register.filter

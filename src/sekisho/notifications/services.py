@@ -1,0 +1,105 @@
+"""Telling people: a notification row for each person, and an e-mail sent only once the caller's transaction
+has committed — a step that rolls back leaves neither a notification nor a message behind.
+
+E-mails say that something happened and where to look; they never carry the information itself (which
+stays on the closed network). ``SEKISHO_BASE_URL``, when set, makes the link absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sekisho.audit.services import record
+from sekisho.core.errors import NotFound
+
+from .models import Notification
+
+log = logging.getLogger("sekisho.notifications")
+
+
+def _absolute(url: str) -> str:
+    base = str(getattr(settings, "SEKISHO_BASE_URL", "") or "").rstrip("/")
+    return f"{base}{url}" if base and url.startswith("/") else url
+
+
+def _send(messages: list[tuple[str, str, str]]) -> None:
+    """Send each message on its own, so one bad address or a mail server hiccup does not stop the others.
+    The notification rows are already committed: a failed e-mail is logged, the person still sees it."""
+    for subject, body, address in messages:
+        try:
+            send_mail(subject, body, None, [address], fail_silently=False)
+        except Exception:  # any transport error: logged, the in-app notification stands
+            log.exception("e-mail to %s failed: %s", address, subject)
+
+
+def notify(
+    users: Iterable[Any], *, contract: Any, subject: str, body: str, url: str = ""
+) -> list[Notification]:
+    """Create one notification per person (each once) and queue their e-mails for after the commit.
+
+    Called by services inside their transaction; the caller's audit event records who was told."""
+    unique = {user.pk: user for user in users if user is not None and getattr(user, "pk", None)}
+    if not unique:
+        return []
+    now = timezone.now()
+    rows = Notification.objects.bulk_create(
+        [
+            Notification(user=user, contract=contract, subject=subject, body=body, url=url, created_at=now)
+            for user in unique.values()
+        ]
+    )
+    link = _absolute(url)
+    text = f"{body}\n\n{_('関所で確認してください:')} {link}\n" if link else f"{body}\n"
+    messages = [(f"[{_('関所')}] {subject}", text, user.email) for user in unique.values() if user.email]
+    if messages:
+        transaction.on_commit(lambda: _send(messages), robust=True)
+    return rows
+
+
+@transaction.atomic
+def mark_read(notification_id: int, *, acting_user: Any) -> Notification:
+    """Mark one of the person's own notifications read. Reading an incident notice is evidence that the
+    orderer knew, so it is recorded in the contract's audit trail."""
+    from .selectors import inbox
+
+    notification = inbox(acting_user).select_for_update().filter(pk=notification_id).first()
+    if notification is None:
+        raise NotFound(_("見つかりません。"))
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+        record(
+            actor=acting_user,
+            action="notification.read",
+            contract=notification.contract,
+            obj=notification,
+            summary={"subject": notification.subject},
+        )
+    return notification
+
+
+@transaction.atomic
+def mark_all_read(*, acting_user: Any) -> int:
+    from .selectors import inbox
+
+    unread = list(inbox(acting_user).select_for_update().filter(read_at__isnull=True))
+    now = timezone.now()
+    for notification in unread:
+        notification.read_at = now
+        record(
+            actor=acting_user,
+            action="notification.read",
+            contract=notification.contract,
+            obj=notification,
+            summary={"subject": notification.subject},
+        )
+    Notification.objects.bulk_update(unread, ["read_at"])
+    return len(unread)
