@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from sekisho.audit import export, keys, proofs, selectors, services, signing
 from sekisho.audit.models import PinnedHead, TreeHead, TreeHeadReason
@@ -21,7 +21,7 @@ from sekisho.core import policy
 from sekisho.core.errors import Conflict, Invalid, NotFound
 from sekisho.core.models import Contract
 
-from .schemas import ErrorOut
+from .schemas import BoundedLimitOffsetPagination, ErrorOut
 
 router = Router(tags=["audit"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -177,7 +177,7 @@ def public_key_pem(request: HttpRequest) -> HttpResponse:
     response={200: list[TreeHeadOut], **ERRORS},
     summary="署名付きツリーヘッドの一覧（新しい順）",
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffsetPagination)
 def list_tree_heads(request: HttpRequest, contract_id: int) -> Any:
     return selectors.tree_heads(_contract(request, contract_id, "audit.view"))
 

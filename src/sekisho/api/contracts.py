@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from sekisho.audit.models import AuditEvent
 from sekisho.audit.selectors import contract_events
@@ -12,7 +12,7 @@ from sekisho.core import policy, services
 from sekisho.core.errors import Invalid
 from sekisho.core.models import Contract, Membership, Organisation, User
 
-from .schemas import ErrorOut
+from .schemas import BoundedLimitOffsetPagination, ErrorOut
 
 router = Router(tags=["contracts"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -197,7 +197,7 @@ def end_membership(
 @router.get(
     "/{contract_id}/audit", response={200: list[AuditEventOut], **ERRORS}, summary="監査証跡（追記順）"
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffsetPagination)
 def audit_events(request: HttpRequest, contract_id: int) -> object:
     contract = _contract(request, contract_id, "audit.view")
     return contract_events(contract)

@@ -222,7 +222,7 @@ class MediumIn(Schema):
     note: str = Field("", max_length=2000)
 
 
-class NoteIn(Schema):
+class DeviceNoteIn(Schema):
     note: str = Field("", max_length=500)
 
 
@@ -577,7 +577,7 @@ def get_medium(request: HttpRequest, medium_id: int) -> Medium:
 
 
 @media_router.post("/{medium_id}/approve", response={200: MediumOut, **ERRORS}, summary="記録媒体の承認")
-def approve_medium(request: HttpRequest, medium_id: int, payload: NoteIn) -> Medium:
+def approve_medium(request: HttpRequest, medium_id: int, payload: DeviceNoteIn) -> Medium:
     return services.approve_medium(_medium(request, medium_id), acting_user=request.user, note=payload.note)
 
 

@@ -16,7 +16,7 @@ from sekisho.incidents.models import Incident, IncidentSettings, IncidentState
 from sekisho.ledger.models import Asset
 
 from .ledger import contract_for
-from .schemas import ErrorOut
+from .schemas import BoundedLimitOffsetPagination, DbId, ErrorOut
 
 router = Router(tags=["incidents"])
 orderer_router = Router(tags=["incidents"])
@@ -61,7 +61,7 @@ class IncidentOut(Schema):
     notified_at: dt.datetime | None
     seconds_to_report: float
     seconds_to_notify: float | None
-    asset_ids: list[int]
+    asset_ids: list[DbId]
     has_personal_info: bool
     personal_categories: list[str]
     personal_count: int | None
@@ -95,7 +95,7 @@ class IncidentIn(Schema):
     detected_at: dt.datetime
     occurred_at: dt.datetime | None = None
     near_miss: bool = False
-    asset_ids: list[int] = []
+    asset_ids: list[DbId] = []
     has_personal_info: bool = False
     personal_categories: list[str] = []
     personal_count: int | None = None
@@ -256,7 +256,7 @@ def _filtered(qs: QuerySet[Incident], filters: IncidentQuery) -> QuerySet[Incide
     return qs
 
 
-class _RowsPagination(LimitOffsetPagination):
+class _RowsPagination(BoundedLimitOffsetPagination):
     """Pages the incidents first, then computes the deadlines of the page only."""
 
     def paginate_queryset(

@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from sekisho.core import policy
 from sekisho.core.errors import Invalid
@@ -11,7 +11,7 @@ from sekisho.ledger import selectors, services
 from sekisho.ledger.models import Asset
 from sekisho.permits.models import Permit
 
-from .schemas import ErrorOut
+from .schemas import BoundedLimitOffsetPagination, ErrorOut
 
 router = Router(tags=["ledger"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -124,7 +124,7 @@ def _asset(request: HttpRequest, contract: Contract, asset_id: int) -> Asset:
     response={200: list[AssetOut], **ERRORS},
     summary="行政情報管理台帳（検索・絞込み）",
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffsetPagination)
 def list_assets(request: HttpRequest, contract_id: int, filters: Query[LedgerQuery]) -> object:
     contract = contract_for(request, contract_id, "asset.view")
     return selectors.ledger(request.user, contract, selectors.LedgerFilters(**filters.dict()))

@@ -145,7 +145,7 @@ class VersionIn(Schema):
     content: str
 
 
-class VersionOut(Schema):
+class TrainingVersionOut(Schema):
     programme_id: int
     number: int
     content_sha256: str
@@ -430,7 +430,7 @@ def create_programme(request: HttpRequest, contract_id: int, payload: ProgrammeI
 
 @router.post(
     "/{contract_id}/people/training/{programme_id}/versions",
-    response={201: VersionOut, **ERRORS},
+    response={201: TrainingVersionOut, **ERRORS},
     summary="研修の新しい版の公開（全員の再確認が必要になる）",
 )
 def publish_version(

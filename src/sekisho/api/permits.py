@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from sekisho.core import policy
 from sekisho.core.errors import Invalid
@@ -11,7 +11,7 @@ from sekisho.permits import services
 from sekisho.permits.models import Permit
 
 from .ledger import contract_for
-from .schemas import ErrorOut
+from .schemas import BoundedLimitOffsetPagination, DbId, ErrorOut
 
 router = Router(tags=["permits"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -24,7 +24,7 @@ class PermitOut(Schema):
     clause: str
     state: str
     requester: str
-    asset_ids: list[int]
+    asset_ids: list[DbId]
     reason: str
     copies: int | None
     recipient: str
@@ -56,7 +56,7 @@ class PermitOut(Schema):
 
 class PermitIn(Schema):
     kind: str
-    asset_ids: list[int] = []
+    asset_ids: list[DbId] = []
     reason: str
     copies: int | None = None
     recipient: str = ""
@@ -77,7 +77,7 @@ class RevokeIn(Schema):
 
 class UseIn(Schema):
     kind: str
-    asset_ids: list[int]
+    asset_ids: list[DbId]
     note: str = ""
     recipient: str = ""
 
@@ -108,7 +108,7 @@ def _permits_qs(request: HttpRequest, contract_id: int) -> object:
 
 
 @router.get("/{contract_id}/permits", response={200: list[PermitOut], **ERRORS}, summary="承諾・許可の一覧")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedLimitOffsetPagination)
 def list_permits(request: HttpRequest, contract_id: int, filters: Query[PermitQuery]) -> object:
     contract_for(request, contract_id, "permit.view")
     qs = _permits_qs(request, contract_id)

@@ -28,7 +28,7 @@ from sekisho.vault import selectors, services, tickets, transfer
 from sekisho.vault.models import Shredding, TransferPackage, VaultObject
 
 from .ledger import contract_for
-from .schemas import ErrorOut
+from .schemas import DbId, ErrorOut
 
 router = Router(tags=["vault"])
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 500: ErrorOut}
@@ -94,7 +94,7 @@ class PackageOut(Schema):
 
 class PackageIn(Schema):
     permit_id: int
-    asset_ids: list[int]
+    asset_ids: list[DbId]
     recipient: str
     recipient_key: str
     medium_id: int | None = None
