@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "sekisho.core.middleware.SecurityHeadersMiddleware",
     "sekisho.core.middleware.DatabaseUnavailableMiddleware",
+    "sekisho.core.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -63,6 +63,41 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class RejectNulMiddleware:
+    """Refuse text containing NUL (U+0000) in the path, the query string or a JSON/form body with 400.
+
+    No field of Sekisho can hold it (PostgreSQL text refuses it outright), so it is bad input at the edge, not
+    a database error later. Raw uploads (the vault's octet streams, multipart files) are not read here."""
+
+    _TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from urllib.parse import unquote_to_bytes
+
+        bad = "\x00" in request.path or b"\x00" in unquote_to_bytes(request.META.get("QUERY_STRING", ""))
+        if not bad and request.content_type in self._TEXT_BODIES:
+            body = request.body
+            bad = b"\x00" in body or b"\\u0000" in body
+            if request.content_type == "application/x-www-form-urlencoded":
+                bad = bad or b"%00" in body
+        if bad:
+            from django.http import JsonResponse
+            from django.utils.translation import gettext as _
+
+            return JsonResponse(
+                {
+                    "error": "invalid",
+                    "clause": None,
+                    "message": _("入力に使用できない文字（NUL）が含まれています。"),
+                },
+                status=400,
+            )
+        return self.get_response(request)
+
+
 class DatabaseUnavailableMiddleware:
     """Answer 503 — JSON under /api/, a plain page elsewhere — when the database cannot be reached, instead of
     the generic 500. The failed transaction has rolled back, so nothing is half-written.
