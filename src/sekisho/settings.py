@@ -112,6 +112,9 @@ INSTALLED_APPS = [
     "sekisho.notifications",
     "sekisho.incidents",
     "sekisho.documents",
+    "sekisho.compliance",
+    "sekisho.oversight",
+    "sekisho.closeout",
     "sekisho.web",
 ]
 
