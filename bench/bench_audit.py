@@ -34,6 +34,9 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import report  # noqa: E402
+
 EVENTS = int(os.environ.get("SEKISHO_BENCH_AUDIT_EVENTS", "1000000"))
 PROOF_SAMPLES = 300
 CALL_SAMPLES = 300
@@ -328,6 +331,27 @@ def main() -> int:
     print(
         f"  (whole benchmark {total:.0f} s on {os.cpu_count()} CPUs; 1-min load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after — other work on the machine slows every figure)"
+    )
+    report(
+        f"audit.verify_export ({files['events']:,} events)",
+        files["verify_s"],
+        "s",
+        goal=("<=", GOALS["verify_s"]),
+        baseline=("hashlib of the lines", files["hash_s"]),
+    )
+    report(
+        f"audit.inclusion_proof.p50 ({size:,} events)",
+        proof["p50"] * 1e3,
+        "ms",
+        goal=("<=", GOALS["proof_ms"]),
+        baseline=("indexed SELECT", proof["select"] * 1e3),
+    )
+    report(
+        "audit.extra_per_audited_call.p50",
+        extra * 1e3,
+        "ms",
+        goal=("<=", GOALS["extra_ms"]),
+        baseline=("call without record()", calls["plain"] * 1e3),
     )
     return 0
 

@@ -41,6 +41,9 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import report  # noqa: E402
+
 ASSETS = int(os.environ.get("SEKISHO_BENCH_LEDGER_ASSETS", "100000"))
 SMALL = 1000
 PAGE_SAMPLES = 10  # per page variant; six variants → 60 requests
@@ -410,11 +413,50 @@ def main() -> int:
             export = child("export", db_name, contract=large.number, file=file)
             imported = child("import", db_name, contract=target.number, file=file)
             assert imported["rows"] == options.assets == Asset.objects.filter(contract=target).count()
-    report(vendor, options.assets, load_s, pages, bare, export, imported)
+    print_figures(vendor, options.assets, load_s, pages, bare, export, imported)
+    report_figures(options.assets, pages, bare, export, imported)
     return 0
 
 
-def report(
+def report_figures(
+    assets: int, pages: dict[str, Any], bare: dict[str, Any], export: dict[str, Any], imported: dict[str, Any]
+) -> None:
+    """The BENCH lines of `make bench`'s table."""
+    report(
+        "ledger.api_page_of_50.p50",
+        pages["p50"],
+        "ms",
+        goal=("<=", GOALS["page_p50_ms"]),
+        baseline=("bare ORM fetch", p50([row["bare"] for row in pages["rows"]])),
+    )
+    report("ledger.api_page_of_50.p95", pages["p95"], "ms")
+    report(
+        f"ledger.queries_per_page ({assets:,} assets)",
+        pages["queries_large"],
+        "count",
+        baseline=(f"at {SMALL:,} assets", pages["queries_small"]),
+    )
+    report(
+        "ledger.queries_per_page.growth",
+        pages["queries_large"] - pages["queries_small"],
+        "count",
+        goal=("==", 0),
+    )
+    for name, fig, goal in (
+        ("ledger.export_xlsx", export, GOALS["export_s"]),
+        ("ledger.import_xlsx", imported, GOALS["import_s"]),
+    ):
+        report(
+            f"{name} ({fig['rows']:,} rows)",
+            fig["seconds"],
+            "s",
+            goal=("<=", goal),
+            baseline=("bare iteration", bare["seconds"]),
+        )
+        report(f"{name}.peak_rss", fig["peak_rss_mib"], "MiB", goal=("<=", GOALS["rss_mib"]))
+
+
+def print_figures(
     vendor: str,
     assets: int,
     load_s: float,

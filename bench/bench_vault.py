@@ -40,9 +40,13 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import report
+
 GIB = 1 << 30
 MIB = 1 << 20
 GOALS = {"ratio_cp": 1.3, "rss_mib": 100}
+RSS_FLAT_MIB = 8  # "flat": peak RSS at the big size within this of the small size's
 
 
 def child(op: str, src: str, workdir: str) -> None:
@@ -328,9 +332,19 @@ def main() -> int:
         values = {k.split("@")[0]: [] for k in rss}
         for k, v in rss.items():
             values[k.split("@")[0]].append(v)
-        flat = all(max(v) - min(v) <= 8 for v in values.values())
+        flat = all(max(v) - min(v) <= RSS_FLAT_MIB for v in values.values())
         verdicts.append("RSS flat across sizes" if flat else "RSS GROWS with size")
         print("goals: " + "; ".join(verdicts))
+        for name in ("put", "get"):
+            s = best(figures[name])
+            report(f"vault.{name} ({label})", s, "s", baseline=("cp", cp))
+            report(f"vault.{name}÷cp ({label})", s / cp, "×", goal=("<=", GOALS["ratio_cp"]))
+            if figures["gpg"]:
+                report(f"vault.{name}÷gpg ({label})", s / gpg, "×", goal=("<", 1.0))
+        report("vault.peak_rss", peak, "MiB", goal=("<=", GOALS["rss_mib"]))
+        if big > size:
+            growth = max(max(v) - min(v) for v in values.values())
+            report(f"vault.rss_growth ({label} → {big_label})", growth, "MiB", goal=("<=", RSS_FLAT_MIB))
     return 0
 
 

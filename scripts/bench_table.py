@@ -2,10 +2,10 @@
 run, with the machine's own limits measured in the same run (`cp` and `sha256sum` of one 512 MiB file).
 
 `make bench` pipes the output of all bench/bench_*.py runs (once per database) through this script, which
-passes every line on as it comes and prints the table at the end. Figures come from the scripts' `BENCH|…`
-lines (bench/_report.py); for scripts that print none, the known human-readable formats are parsed; a script
-whose figures cannot be read is listed as "not in table". Exit status 1 when any script failed
-(a `BENCH-EXIT|<script>|<db>|<status>` line with a status other than 0).
+passes every line on as it comes and prints the table at the end. Figures are the scripts' `BENCH|…` lines,
+which every script prints through bench/_report.py `report()`; a script that printed none is listed as "not in
+table". Exit status 1 when any script failed (a `BENCH-EXIT|<script>|<db>|<status>` line with a status other
+than 0).
 
     … | python scripts/bench_table.py [--markdown FILE] [--limits-dir DIR] [--no-limits]
 """
@@ -18,12 +18,11 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -44,7 +43,6 @@ class Figure:
     goal: str = ""
     ratio: str = ""
     baseline: str = ""
-    parsed: bool = False  # read from the script's own text, not from a BENCH line
 
     @property
     def verdict(self) -> str:
@@ -56,166 +54,8 @@ class Figure:
 class Section:
     script: str
     db: str
-    lines: list[str]
-    figures: list[Figure]
+    figures: list[Figure] = field(default_factory=list)
     status: int | None = None
-
-
-def _float(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-# --- parsers of scripts that print no BENCH lines (their own formats, as of this writing) -----------------------
-
-
-def parse_audit(s: Section) -> list[Figure]:
-    text = "\n".join(s.lines)
-    out = []
-    m = re.search(
-        r"verify export of ([\d,]+) events.*?: ([\d.]+) s \[.*?≤ ([\d.]+) s\] = ([\d.]+)× hashing its lines with "
-        r"hashlib \(([\d.]+) s\)",
-        text,
-    )
-    if m:
-        out.append(
-            Figure(
-                s.script,
-                s.db,
-                f"audit.verify_export ({m[1]} events)",
-                _float(m[2]),
-                "s",
-                f"<= {m[3]}",
-                m[4],
-                f"hashlib of the lines={m[5]}s",
-                parsed=True,
-            )
-        )
-    m = re.search(
-        r"inclusion proof at ([\d,]+) events.*?p50 ([\d.]+) ms.*?≤ ([\d.]+) ms\].*?([\d.,]+)× one indexed SELECT.*?"
-        r"\(([\d.]+) ms\)",
-        text,
-    )
-    if m:
-        out.append(
-            Figure(
-                s.script,
-                s.db,
-                f"audit.inclusion_proof.p50 ({m[1]} events)",
-                _float(m[2]),
-                "ms",
-                f"<= {m[3]}",
-                m[4].replace(",", ""),
-                f"indexed SELECT={m[5]}ms",
-                parsed=True,
-            )
-        )
-    m = re.search(
-        r"audited service call.*?p50 ([\d.]+) ms .*?vs ([\d.]+) ms with record\(\) patched out: extra ([\d.-]+) ms p50 "
-        r"\[.*?≤ ([\d.]+) ms\], ratio ([\d.]+)×",
-        text,
-    )
-    if m:
-        out.append(
-            Figure(
-                s.script,
-                s.db,
-                "audit.extra_per_audited_call.p50",
-                _float(m[3]),
-                "ms",
-                f"<= {m[4]}",
-                m[5],
-                f"call without record()={m[2]}ms",
-                parsed=True,
-            )
-        )
-    return out
-
-
-def parse_ledger(s: Section) -> list[Figure]:
-    text = "\n".join(s.lines)
-    out = []
-    bare = [
-        _float(m[1])
-        for m in re.finditer(r"^\s+\S.*?\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+[\d.]+x$", text, re.M)
-    ]
-    m = re.search(r"all \d+ requests: p50 ([\d.]+) ms, p95 ([\d.]+) ms", text)
-    g = re.search(r"p50 goal ≤ ([\d.]+) ms", text)
-    if m:
-        base = statistics.median(bare) if bare else None
-        out.append(
-            Figure(
-                s.script,
-                s.db,
-                "ledger.api_page_of_50.p50",
-                _float(m[1]),
-                "ms",
-                f"<= {g[1]}" if g else "",
-                f"{_float(m[1]) / base:.1f}" if base else "",
-                f"bare ORM fetch={base:.1f}ms" if base else "",
-                parsed=True,
-            )
-        )
-    base_row = re.search(r"bare iteration \(baseline\)\s+([\d.]+)", text)
-    for label, name in (("3. export .xlsx", "ledger.export_xlsx"), ("4. import .xlsx", "ledger.import_xlsx")):
-        r = re.search(
-            re.escape(label)
-            + r"\s+([\d.]+)\s+([\d.]+)\s+([\d,]+)\s+([\d.]+)\s+([\d.]+)\s+goal ≤ ([\d.]+) s, ≤ ([\d.]+) MiB",
-            text,
-        )
-        if r:
-            rows = re.search(r"benchmark on \w+: ([\d,]+) assets", text)
-            suffix = f" ({rows[1]} rows)" if rows else ""
-            base = _float(base_row[1]) if base_row else None
-            out.append(
-                Figure(
-                    s.script,
-                    s.db,
-                    f"{name}{suffix}",
-                    _float(r[1]),
-                    "s",
-                    f"<= {r[6]}",
-                    f"{_float(r[1]) / base:.1f}" if base else "",
-                    f"bare iteration={base}s" if base else "",
-                    parsed=True,
-                )
-            )
-            out.append(
-                Figure(s.script, s.db, f"{name}.peak_rss", _float(r[4]), "MiB", f"<= {r[7]}", parsed=True)
-            )
-    return out
-
-
-def parse_vault(s: Section) -> list[Figure]:
-    text = "\n".join(s.lines)
-    out = []
-    size = re.search(r"vault put/get of ([\d.]+ \w+)", text)
-    cp = re.search(r"^cp\s+([\d.]+)", text, re.M)
-    goal = re.search(r"≤ ([\d.]+)\)", text)
-    for op in ("put", "get"):
-        m = re.search(rf"^{op}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text, re.M)
-        if m and cp:
-            out.append(
-                Figure(
-                    s.script,
-                    s.db,
-                    f"vault.{op} ({size[1] if size else '?'}) ÷ cp",
-                    _float(m[3]),
-                    "× cp",
-                    f"<= {goal[1]}" if goal else "",
-                    m[3],
-                    f"cp={cp[1]}s",
-                    parsed=True,
-                )
-            )
-    rss = re.search(r"peak RSS ([\d.]+) MiB \(\w+ ≤ ([\d.]+)\)", text)
-    if rss:
-        out.append(
-            Figure(s.script, s.db, "vault.peak_rss", _float(rss[1]), "MiB", f"<= {rss[2]}", parsed=True)
-        )
-    return out
-
-
-PARSERS = {"bench_audit.py": parse_audit, "bench_ledger.py": parse_ledger, "bench_vault.py": parse_vault}
 
 
 # --- collecting -------------------------------------------------------------------------------------------------
@@ -235,7 +75,7 @@ def collect(stream: TextIO) -> list[Section]:
         line = raw.rstrip("\n")
         head = SECTION.match(line)
         if head:
-            current = Section(head["script"], head["db"], [], [])
+            current = Section(head["script"], head["db"])
             sections.append(current)
         elif line.startswith("BENCH-EXIT|"):
             _tag, script, db, status = line.split("|", 3)
@@ -244,11 +84,6 @@ def collect(stream: TextIO) -> list[Section]:
                 match[-1].status = int(status)
         elif current is not None and line.startswith(PREFIX):
             current.figures.append(figure_of(line, current))
-        elif current is not None:
-            current.lines.append(line)
-    for section in sections:
-        if not section.figures and Path(section.script).name in PARSERS:
-            section.figures = PARSERS[Path(section.script).name](section)
     return sections
 
 
@@ -293,11 +128,7 @@ def machine_limits(directory: Path) -> list[Figure]:
                 runs.append(time.perf_counter() - started)
                 dst.unlink(missing_ok=True)
             seconds = min(runs)
-            figures.append(
-                Figure(
-                    "(this script)", "-", f"{name} ({512 / seconds:.0f} MiB/s)", seconds, "s", parsed=False
-                )
-            )
+            figures.append(Figure("(this script)", "-", f"{name} ({512 / seconds:.0f} MiB/s)", seconds, "s"))
     return figures
 
 
@@ -310,8 +141,7 @@ def rows(sections: list[Section], limits: list[Figure]) -> list[tuple[str, ...]]
     out = []
     for f in [*limits, *(f for s in sections for f in s.figures)]:
         value = f"{f.value:,.3g}" if abs(f.value) < 1000 else f"{f.value:,.0f}"
-        name = f.name + (" *" if f.parsed else "")
-        out.append((Path(f.script).name, f.db, name, value, f.unit, f.goal, f.ratio, f.baseline, f.verdict))
+        out.append((Path(f.script).name, f.db, f.name, value, f.unit, f.goal, f.ratio, f.baseline, f.verdict))
     return out
 
 
@@ -351,16 +181,13 @@ def main() -> int:
     print("=" * min(len(header), 120))
     print(header)
     print(text_table(table))
-    print("(* read from the script's own output; the others from its BENCH lines)")
     if missing:
-        print("not in table (no figure could be read): " + ", ".join(missing))
+        print("not in table (no BENCH line): " + ", ".join(missing))
     if failed:
         print("FAILED: " + "; ".join(failed))
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        note = ["", "\\* read from the script's own output; the others from its `BENCH` lines."]
-        if missing:
-            note.append(f"Not in table: {', '.join(missing)}.")
+        note = ["", f"Not in table (no BENCH line): {', '.join(missing)}."] if missing else []
         args.markdown.write_text(
             f"{header}\n\n{markdown_table(table)}\n" + "\n".join(note) + "\n", encoding="utf-8"
         )

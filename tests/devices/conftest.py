@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from sekisho.agent.signing import fingerprint, public_key_text, sign_request
 from sekisho.devices import services
-from sekisho.devices.models import Device
+from sekisho.devices.models import Device, DeviceKind
 
 
 def healthy_facts(now: dt.datetime | None = None, **overrides: Any) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def register(world, *, owner=None, name="KURA-PC-017", asset_tag="A-017") -> Dev
         world.contract,
         acting_user=owner,
         name=name,
-        kind=Device.Kind.LAPTOP,
+        kind=DeviceKind.LAPTOP,
         os=Device.OS.WINDOWS,
         asset_tag=asset_tag,
     )

@@ -60,7 +60,6 @@ def _id(key: tuple[str, str]) -> str:
 # Operations with a failure found by this test and reported, not yet fixed: the test still runs them (xfail, not
 # strict), so the fix shows as XPASS — then remove the entry.
 KNOWN: dict[tuple[str, str], str] = {}
-SCHEMA_NAME_CLASHES = "Kind (Device / Medium)"
 
 
 @pytest.mark.parametrize("key", sorted(api_operations()), ids=_id)
@@ -102,10 +101,9 @@ def _classes(annotation: Any, seen: set[type]) -> None:
         _classes(arg, seen)
 
 
-@pytest.mark.xfail(reason=f"reported, not yet renamed: {SCHEMA_NAME_CLASHES}", strict=False)
 def test_each_schema_name_stands_for_one_class():
-    """The OpenAPI components are named after the classes: two classes of one name (``Kind`` of devices and of
-    media, ``VersionOut`` of the vault and of training) leave one operation described by the other's schema."""
+    """The OpenAPI components are named after the classes: two classes of one name (as ``Kind`` of devices and
+    of media were) leave one operation described by the other's schema."""
     from sekisho.api.main import api
 
     seen: set[type] = set()

@@ -21,10 +21,10 @@ from sekisho.ledger.services import register_asset
 from sekisho.ledger.xlsx_export import HEADERS, export_ledger
 from sekisho.permits import services as permits
 from sekisho.permits.models import PermitState
+from tests.assets import DAY, electronic, paper
 
 from ..factories import PERIOD, UserFactory
 from ..people.clearing import clear_contract
-from .conftest import DAY, electronic, paper
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from sekisho.ledger.models import Asset, LocationKind, Medium, Origin
 from sekisho.ledger.services import register_asset
 from sekisho.permits import services as permits
 from sekisho.permits.models import PermitState
-
-from .conftest import DAY, electronic, paper
+from tests.assets import DAY, electronic, paper
 
 pytestmark = pytest.mark.django_db
 

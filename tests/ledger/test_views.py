@@ -17,9 +17,9 @@ from sekisho.ledger import views as ledger_views
 from sekisho.ledger.models import Asset, Origin, PersonalCategory
 from sekisho.ledger.services import register_asset
 from sekisho.permits import services as permits
+from tests.assets import DAY, electronic, paper
 
 from ..web.test_pages import assert_closed_network_safe, page
-from .conftest import DAY, electronic, paper
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from sekisho.ledger.models import Asset, LocationKind, Origin
 from sekisho.ledger.selectors import LedgerFilters
 from sekisho.ledger.services import register_asset
 from sekisho.ledger.xlsx_export import HEADERS, export_ledger
-
-from .conftest import electronic, paper
+from tests.assets import electronic, paper
 
 pytestmark = pytest.mark.django_db
 

@@ -14,17 +14,6 @@ from sekisho.people.texts import DEFAULT_PROGRAMME_CODE
 from ..factories import OrganisationFactory, UserFactory
 from .clearing import on_roster
 
-DAY = dt.date(2026, 8, 3)
-
-
-@pytest.fixture
-def freeze_today(monkeypatch):
-    """Pin "today" inside the contract period (permits are in force by date)."""
-    from django.utils import timezone
-
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: DAY)
-    return DAY
-
 
 @pytest.fixture
 def clock(monkeypatch) -> Callable[[dt.datetime], None]:

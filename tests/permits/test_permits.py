@@ -9,8 +9,7 @@ from sekisho.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sekisho.ledger.services import register_asset
 from sekisho.permits import services as permits
 from sekisho.permits.models import Permit, PermitState, PermitUse
-
-from .conftest import DAY, paper
+from tests.assets import DAY, paper
 
 pytestmark = pytest.mark.django_db
 END = dt.date(2026, 12, 28)

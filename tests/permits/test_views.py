@@ -14,9 +14,9 @@ from sekisho.ledger.services import register_asset
 from sekisho.permits import selectors
 from sekisho.permits import services as permits
 from sekisho.permits.models import Permit, PermitState
+from tests.assets import DAY, paper
 
 from ..web.test_pages import assert_closed_network_safe, page
-from .conftest import DAY, paper
 
 pytestmark = pytest.mark.django_db
 END = dt.date(2026, 12, 28)

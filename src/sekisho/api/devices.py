@@ -26,7 +26,7 @@ from sekisho.core.errors import Invalid
 from sekisho.core.models import Contract, User
 from sekisho.devices import selectors, services
 from sekisho.devices import signing as device_signing
-from sekisho.devices.models import CustodyRecord, Device, Medium, PostureReport
+from sekisho.devices.models import CustodyRecord, Device, DeviceKind, Medium, MediumKind, PostureReport
 from sekisho.devices.policy import access_problem, annotate_access
 from sekisho.devices.posture import PolicyValues
 
@@ -105,7 +105,7 @@ class DeviceOut(Schema):
 class DeviceIn(Schema):
     contract_id: int
     name: str = Field(..., min_length=1, max_length=100)
-    kind: Device.Kind
+    kind: DeviceKind
     os: Device.OS
     os_version: str = Field("", max_length=100)
     asset_tag: str = Field("", max_length=50)
@@ -214,7 +214,7 @@ class MediumOut(Schema):
 class MediumIn(Schema):
     contract_id: int
     label: str = Field(..., min_length=1, max_length=100)
-    kind: Medium.Kind
+    kind: MediumKind
     security_function: Medium.SecurityFunction
     serial_number: str = Field(..., min_length=1, max_length=100)
     product: str = Field("", max_length=150)

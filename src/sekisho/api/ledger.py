@@ -1,8 +1,10 @@
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from sekisho.core import policy
 from sekisho.core.errors import Invalid
@@ -17,7 +19,17 @@ router = Router(tags=["ledger"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-class AssetOut(Schema):
+def _every_field_required(schema: dict[str, Any]) -> None:
+    # Every field is in every answer (parent_ref is null without a parent), as the schema has always said.
+    schema["required"] = list(schema["properties"])
+
+
+# One ledger row: a plain pydantic model read from the attributes, not a ninja ``Schema`` (whose per-field
+# resolver wrapper cost five times more on a page of 50); the custodian's name and the parent's ledger number
+# come through the objects ``selectors.ledger`` selects with the asset.
+class AssetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=_every_field_required)
+
     id: int
     ref: str
     title: str
@@ -25,10 +37,10 @@ class AssetOut(Schema):
     medium: str
     origin: str
     parent_id: int | None
-    parent_ref: str | None
+    parent_ref: str | None = Field(None, validation_alias=AliasPath("parent", "ref"))
     root_id: int | None
     received_on: dt.date
-    custodian: str
+    custodian: str = Field(validation_alias=AliasPath("custodian", "username"))
     location_kind: str
     location: str
     quantity: int | None
@@ -45,13 +57,13 @@ class AssetOut(Schema):
     state: str
     permit_id: int | None
 
-    @staticmethod
-    def resolve_custodian(obj: Asset) -> str:
-        return obj.custodian.username
 
-    @staticmethod
-    def resolve_parent_ref(obj: Asset) -> str | None:
-        return obj.parent.ref if obj.parent_id and obj.parent else None
+# The columns a page of AssetOut reads, and no more: the custodian's and the parent's whole rows cost a third
+# of the page's time.
+ASSET_OUT_COLUMNS = (
+    *(name for name in AssetOut.model_fields if name not in ("custodian", "parent_ref")),
+    *("custodian__username", "parent__ref"),
+)
 
 
 class AssetIn(Schema):
@@ -127,7 +139,8 @@ def _asset(request: HttpRequest, contract: Contract, asset_id: int) -> Asset:
 @paginate(BoundedLimitOffsetPagination)
 def list_assets(request: HttpRequest, contract_id: int, filters: Query[LedgerQuery]) -> object:
     contract = contract_for(request, contract_id, "asset.view")
-    return selectors.ledger(request.user, contract, selectors.LedgerFilters(**filters.dict()))
+    filtered = selectors.ledger(request.user, contract, selectors.LedgerFilters(**filters.dict()))
+    return filtered.only(*ASSET_OUT_COLUMNS)
 
 
 @router.post("/{contract_id}/assets", response={201: AssetOut, **ERRORS}, summary="台帳への登録")

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from sekisho.core import policy
 from sekisho.core.errors import Invalid
@@ -16,7 +16,7 @@ from sekisho.people import documents, gates, pledges, reports, selectors, servic
 from sekisho.people.models import Appointment, Pledge, Programme, RosterEntry, Subcontract
 
 from .ledger import contract_for
-from .schemas import ErrorOut
+from .schemas import DbId, ErrorOut
 
 router = Router(tags=["people"])
 ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -272,7 +272,15 @@ class SubcontractOut(Schema):
 
 
 class SubcontractIn(Schema):
-    organisation_id: int
+    organisation_id: DbId | None = Field(
+        None,
+        description="再委託先・下請負者（この契約・受注者に関係する組織のID）。organisation_name とどちらか一方",
+    )
+    organisation_name: str = Field(
+        "",
+        max_length=200,
+        description="新しい（一覧にない）再委託先・下請負者の名称。organisation_id とどちらか一方",
+    )
     scope: str
     responsible_name: str
     responsible_title: str = ""
@@ -580,13 +588,18 @@ def request_subcontract(
     request: HttpRequest, contract_id: int, payload: SubcontractIn
 ) -> Status[Subcontract]:
     contract = contract_for(request, contract_id, "subcontract.manage")
-    organisation = Organisation.objects.filter(pk=payload.organisation_id).first()
-    if organisation is None:
-        raise Invalid("組織が見つかりません。", code="unknown_organisation")
+    organisation = None
+    if payload.organisation_id is not None:
+        # Only the subcontractors this contract and its contractor work with: an id of another contract's
+        # subcontractor is "not found", like one that does not exist (R2.4.3).
+        organisation = selectors.subcontractor_choices(contract).filter(pk=payload.organisation_id).first()
+        if organisation is None:
+            raise Invalid("組織が見つかりません。", code="unknown_organisation")
     sub = subcontracts.request_subcontract(
         contract,
         acting_user=request.user,
         organisation=organisation,
+        new_organisation=payload.organisation_name,
         scope=payload.scope,
         responsible_name=payload.responsible_name,
         responsible_title=payload.responsible_title,

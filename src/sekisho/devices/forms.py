@@ -5,12 +5,12 @@ from typing import cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Device, Medium
+from .models import Device, DeviceKind, Medium, MediumKind
 
 
 class DeviceForm(forms.Form):
     name = forms.CharField(label=_("端末名（ホスト名）"), max_length=100)
-    kind = forms.ChoiceField(label=_("種別"), choices=Device.Kind.choices)
+    kind = forms.ChoiceField(label=_("種別"), choices=DeviceKind.choices)
     os = forms.ChoiceField(label=_("OS"), choices=Device.OS.choices)
     os_version = forms.CharField(label=_("OSのバージョン"), max_length=100, required=False)
     asset_tag = forms.CharField(label=_("資産番号"), max_length=50, required=False)
@@ -50,7 +50,7 @@ class PosturePolicyForm(forms.Form):
 
 class MediumForm(forms.Form):
     label = forms.CharField(label=_("管理名"), max_length=100)
-    kind = forms.ChoiceField(label=_("種別"), choices=Medium.Kind.choices)
+    kind = forms.ChoiceField(label=_("種別"), choices=MediumKind.choices)
     security_function = forms.ChoiceField(
         label=_("セキュリティ機能"), choices=Medium.SecurityFunction.choices
     )

@@ -47,16 +47,22 @@ class PosturePolicy(models.Model):
 # --- devices ----------------------------------------------------------------------------------------------
 
 
+class DeviceKind(models.TextChoices):
+    DESKTOP = "desktop", _("デスクトップPC")
+    LAPTOP = "laptop", _("ノートPC")
+    SERVER = "server", _("サーバー")
+    TABLET = "tablet", _("タブレット")
+
+
 class Device(models.Model):
     """A PC, laptop, server or tablet of the contractor or a subcontractor, registered for one contract."""
 
     policy_contract_path = "contract"
 
-    class Kind(models.TextChoices):
-        DESKTOP = "desktop", _("デスクトップPC")
-        LAPTOP = "laptop", _("ノートPC")
-        SERVER = "server", _("サーバー")
-        TABLET = "tablet", _("タブレット")
+    # The kinds' classes have names of their own (DeviceKind, MediumKind): the API schema names an enum after
+    # its class, and two classes both called "Kind" made one operation document the other's values.
+    # ``Device.Kind`` and ``Medium.Kind`` still read as before.
+    Kind = DeviceKind
 
     class OS(models.TextChoices):
         WINDOWS = "windows", _("Windows")
@@ -85,7 +91,7 @@ class Device(models.Model):
         "core.Contract", on_delete=models.PROTECT, related_name="devices", verbose_name=_("契約")
     )
     name = models.CharField(_("端末名"), max_length=100)
-    kind = models.CharField(_("種別"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("種別"), max_length=20, choices=DeviceKind.choices)
     os = models.CharField(_("OS"), max_length=20, choices=OS.choices)
     os_version = models.CharField(_("OSのバージョン"), max_length=100, blank=True)
     asset_tag = models.CharField(_("資産番号"), max_length=50, blank=True)
@@ -250,16 +256,19 @@ class DeviceLoginLink(models.Model):
 # --- media ------------------------------------------------------------------------------------------------
 
 
+class MediumKind(models.TextChoices):
+    USB = "usb", _("USBメモリ")
+    EXTERNAL_DISK = "external_disk", _("外付けディスク")
+    OPTICAL = "optical", _("光ディスク")
+    OTHER = "other", _("その他")
+
+
 class Medium(models.Model):
     """A USB memory, external disk or optical disc that may carry information out of the vault (R2.7エ)."""
 
     policy_contract_path = "contract"
 
-    class Kind(models.TextChoices):
-        USB = "usb", _("USBメモリ")
-        EXTERNAL_DISK = "external_disk", _("外付けディスク")
-        OPTICAL = "optical", _("光ディスク")
-        OTHER = "other", _("その他")
+    Kind = MediumKind
 
     class SecurityFunction(models.TextChoices):
         HARDWARE = "hardware_encryption", _("ハードウェア暗号化")
@@ -283,7 +292,7 @@ class Medium(models.Model):
         "core.Contract", on_delete=models.PROTECT, related_name="media", verbose_name=_("契約")
     )
     label = models.CharField(_("管理名"), max_length=100)
-    kind = models.CharField(_("種別"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("種別"), max_length=20, choices=MediumKind.choices)
     security_function = models.CharField(
         _("セキュリティ機能"), max_length=30, choices=SecurityFunction.choices
     )

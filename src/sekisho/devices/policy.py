@@ -52,8 +52,10 @@ class DeviceBinding:
 class DeviceRefused(Forbidden):
     default_code = "device_refused"
 
-    def __init__(self, message: object, *, clause: str, failures: list[Failure] | None = None) -> None:
-        super().__init__(message, clause=clause)
+    def __init__(
+        self, message: object, *, clause: str, failures: list[Failure] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, clause=clause, code=code)
         self.failures = failures or []
 
 
@@ -94,6 +96,21 @@ def approval_problem(device: Device, now: dt.datetime | None = None) -> DeviceRe
     else:
         return None
     return DeviceRefused(message, clause="R2.7ア")
+
+
+def ownership_problem(device: Device, user: Any) -> DeviceRefused | None:
+    """Why *user* may not work from this device (R2.7ア): it was approved for its registered user, no one
+    else. None when the user is that person."""
+    if device.owner_id == getattr(user, "pk", None):
+        return None
+    return DeviceRefused(
+        _(
+            "端末「{name}」は他の利用者の端末として承認されています。自分の端末として登録・承認された端末から"
+            "利用してください。"
+        ).format(name=device.name),
+        clause="R2.7ア",
+        code="device_not_yours",
+    )
 
 
 def posture_failures(device: Device, values: PolicyValues, now: dt.datetime | None = None) -> list[Failure]:
@@ -159,6 +176,8 @@ def annotate_access(devices: list[Device]) -> list[Device]:
 
 def require_device(request_or_binding: Any, user: Any, contract: Contract) -> Device:
     """The approved, enrolled, healthy device this request comes from, or a refusal naming the clause.
+    A request (signed, or of a bound session) must also be the device's own user's (R2.7ア); a
+    ``DeviceBinding`` was checked so when the request that carries it was.
 
     Call it after the ordinary ``policy.require`` for the action; it adds the device condition on top."""
     if core_policy.role_in(user, contract) is None:
@@ -183,6 +202,10 @@ def require_device(request_or_binding: Any, user: Any, contract: Contract) -> De
             clause="R2.7ア",
         )
     problem = access_problem(device, policy_values(contract))
+    if problem is None and isinstance(request_or_binding, HttpRequest):
+        # The person of the request must be the device's own user: a session bound, or a key that signs,
+        # on someone else's PC is refused (bind_session refuses it already; this holds for any path).
+        problem = ownership_problem(device, user)
     if problem is not None:
         raise problem
     return device

@@ -22,8 +22,17 @@ from sekisho.core.errors import Conflict, Forbidden, Invalid
 from sekisho.core.models import CONTRACTOR_ROLES, Contract, Membership, Role, User
 from sekisho.incidents.services import open_incident_for_lost_device
 
-from .models import CustodyRecord, Device, DeviceLoginLink, Medium, PosturePolicy, PostureReport
-from .policy import SESSION_KEY, approval_problem, posture_failures
+from .models import (
+    CustodyRecord,
+    Device,
+    DeviceKind,
+    DeviceLoginLink,
+    Medium,
+    MediumKind,
+    PosturePolicy,
+    PostureReport,
+)
+from .policy import SESSION_KEY, approval_problem, ownership_problem, posture_failures
 from .posture import PolicyValues, evaluate
 from .selectors import policy_values
 
@@ -113,7 +122,7 @@ def register_device(
     name, asset_tag = name.strip(), asset_tag.strip()
     if not name:
         raise Invalid(_("端末名を入力してください。"))
-    _check_choice(kind, Device.Kind.values, _("端末の種別"))
+    _check_choice(kind, DeviceKind.values, _("端末の種別"))
     _check_choice(os, Device.OS.values, _("OS"))
     membership = _contractor_member(contract, owner, _("使用者"))
     if asset_tag and Device.objects.filter(contract=contract, asset_tag=asset_tag).exists():
@@ -215,6 +224,51 @@ def revoke_device(device: Device, *, acting_user: Any, reason: str) -> Device:
         summary={"uid": device.uid, "from": before, "reason": reason, "key_fingerprint": fingerprint},
     )
     return device
+
+
+@transaction.atomic
+def revoke_enrollments_of_user(
+    user: User, *, acting_user: Any, reason: str, contract: Contract | None = None
+) -> list[Device]:
+    """The PCs of a person who leaves stop working at once (R2.4.2 with R2.7ア): their keys are forgotten,
+    so the agent can sign nothing more, and their approval is withdrawn, so no link can bind a browser
+    session to them. Only the devices of *contract* when given (a 離任 from that contract), else every
+    contract's (a 退職: the person is gone everywhere).
+
+    A consequence of the leaving, not an entry point of its own: the caller (``people.services``) has checked
+    the policy and holds the transaction. *acting_user* is who recorded the leaving, or "system" (the tick)."""
+    devices = Device.objects.select_for_update().select_related("contract").filter(owner_id=user.pk)
+    if contract is not None:
+        devices = devices.filter(contract_id=contract.pk)
+    now = timezone.now()
+    revoked = []
+    for device in devices.order_by("pk"):
+        withdrawn = Device.Status.REVOKED in device.allowed_next()
+        if not withdrawn and not device.public_key and not device.enrollment_code_hash:
+            continue  # lost, or already revoked without a key: nothing left to take away
+        before, fingerprint = device.status, device.key_fingerprint
+        if withdrawn:
+            device.status = Device.Status.REVOKED
+            device.status_changed_at = now
+            device.status_reason = reason.strip()[:500]
+        _forget_credential(device)
+        device.save()
+        record(
+            actor=acting_user,
+            action="device.enrollment_revoked",
+            contract=device.contract,
+            obj=device,
+            summary={
+                "uid": device.uid,
+                "owner": user.username,
+                "from": before,
+                "to": device.status,
+                "reason": reason,
+                "key_fingerprint": fingerprint or None,
+            },
+        )
+        revoked.append(device)
+    return revoked
 
 
 @transaction.atomic
@@ -416,7 +470,10 @@ def create_login_link(device: Device) -> tuple[DeviceLoginLink, str]:
 @transaction.atomic
 def bind_session(request: HttpRequest, *, token: str, acting_user: Any) -> Device:
     """Bind the browser session to the device whose agent asked for *token*. The binding lives in the
-    session (so it ends with it) and is re-checked on every use by ``policy.require_device``."""
+    session (so it ends with it) and is re-checked on every use by ``policy.require_device``.
+
+    R2.7ア: only the device's own user (使用者) binds a session to it: the information manager approved that
+    PC for that person, and a link that reached someone else proves nothing about where they sit."""
     link = (
         DeviceLoginLink.objects.select_for_update()
         .select_related("device", "device__contract")
@@ -431,7 +488,7 @@ def bind_session(request: HttpRequest, *, token: str, acting_user: Any) -> Devic
         )
     device = link.device
     policy.require(acting_user, "device.view", device)
-    problem = approval_problem(device, now)
+    problem = approval_problem(device, now) or ownership_problem(device, acting_user)
     if problem is not None:
         raise problem
     link.used_at = now
@@ -517,7 +574,7 @@ def register_medium(
     label, serial_number = label.strip(), serial_number.strip()
     if not label or not serial_number:
         raise Invalid(_("管理名と製造番号を入力してください。"))
-    _check_choice(kind, Medium.Kind.values, _("媒体の種別"))
+    _check_choice(kind, MediumKind.values, _("媒体の種別"))
     _check_choice(security_function, Medium.SecurityFunction.values, _("セキュリティ機能"))
     if capacity_gb is not None and not (0 < capacity_gb <= 1_000_000):
         raise Invalid(_("容量の指定が正しくありません。"))

@@ -117,7 +117,12 @@ class PledgeForm(TypedNameForm):
 
 
 class SubcontractForm(forms.Form):
-    organisation = forms.TypedChoiceField(label=_("再委託先・下請負者"), coerce=int)
+    organisation = forms.TypedChoiceField(
+        label=_("再委託先・下請負者"), coerce=int, required=False, empty_value=None
+    )
+    new_organisation = forms.CharField(
+        label=_("一覧にない場合：新しい再委託先・下請負者の名称"), max_length=200, required=False
+    )
     scope = forms.CharField(label=_("再委託する業務の範囲"), widget=forms.Textarea(attrs={"rows": 3}))
     responsible_name = forms.CharField(label=_("再委託先の責任者（氏名）"), max_length=100)
     responsible_title = forms.CharField(label=_("責任者の役職"), max_length=100, required=False)
@@ -130,7 +135,20 @@ class SubcontractForm(forms.Form):
 
     def __init__(self, *args: Any, organisations: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].choices = organisations  # type: ignore[attr-defined]
+        self.fields["organisation"].choices = [  # type: ignore[attr-defined]
+            ("", _("（一覧から選ぶか、下に名称を入力）")),
+            *organisations,
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("organisation") is None) == (not data.get("new_organisation", "").strip()):
+            raise forms.ValidationError(
+                _(
+                    "再委託先・下請負者を一覧から選ぶか、新しい再委託先の名称を入力してください（どちらか一方）。"
+                )
+            )
+        return data
 
 
 class PersonalInfoConsentForm(forms.Form):

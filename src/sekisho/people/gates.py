@@ -11,7 +11,9 @@
   programme required for their role (other roles only when a programme names them);
 - P8: personal information only for subcontractor staff whose subcontract has the orderer's own consent.
 
-Each check costs a fixed number of queries (at most five), whatever the size of the contract.
+The gate is one query for a cleared member (two when a refusal names the programmes to take), whatever the
+size of the contract; it is evaluated afresh at every request, so that every change — a leaving time that
+comes, a new version, an acknowledgement that lapses, a permit decided — counts from that instant.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +39,6 @@ from .models import (
     LeavingKind,
     Pledge,
     Programme,
-    RosterEntry,
     Subcontract,
 )
 
@@ -85,24 +87,6 @@ def permit_in_force(permit: Permit | None, today: dt.date | None = None) -> bool
     return permit is not None and permit.in_force_on(today or timezone.localdate())
 
 
-def _in_force(prefix: str, today: dt.date) -> Q:
-    return Q(
-        **{
-            f"{prefix}__state": PermitState.APPROVED,
-            f"{prefix}__valid_from__lte": today,
-            f"{prefix}__valid_until__gte": today,
-        }
-    )
-
-
-def _subcontracts(contract: Contract) -> QuerySet[Subcontract]:
-    return Subcontract.objects.filter(contract_id=contract.pk, organisation_id=OuterRef("organisation_id"))
-
-
-def _pi_consent(contract: Contract, today: dt.date) -> Exists:
-    return Exists(_subcontracts(contract).filter(_in_force("pi_permit", today)))
-
-
 def required_programmes(contract: Contract, role: str) -> QuerySet[Programme]:
     return Programme.objects.filter(
         contract_id=contract.pk, active=True, current_version__isnull=False, roles__role=role
@@ -120,39 +104,74 @@ def current_acknowledgements(user: Any, contract: Contract, now: dt.datetime) ->
     )
 
 
+# The gate's one query, written out in SQL: it runs on every information request, and building the same
+# query with the ORM (nine subqueries) cost ten times more than running it. The membership part still comes
+# from the ORM (``Membership.objects.current``), so what "a current member" means stays defined in one place;
+# the rest mirrors ``required_programmes`` and ``current_acknowledgements`` above, and
+# tests/people/test_gate_query.py checks it answers as the ORM does, case by case.
+_STATUS_SQL = """
+SELECT m.organisation_id, o.kind, e.id,
+    (e.left_at IS NOT NULL AND e.left_at <= %s),
+    EXISTS (SELECT 1 FROM people_rosterentry r
+            WHERE r.user_id = %s AND r.leaving_kind = %s AND r.left_at <= %s),
+    EXISTS ({required}),
+    EXISTS ({required} AND NOT EXISTS (
+        SELECT 1 FROM people_acknowledgement a
+        WHERE a.contract_id = %s AND a.programme_id = p.id AND a.version_id = p.current_version_id
+          AND (a.expires_at IS NULL OR a.expires_at > %s)
+          AND (a.user_id = %s OR EXISTS (
+               SELECT 1 FROM people_rosterentry ae WHERE ae.id = a.entry_id AND ae.user_id = %s)))),
+    s.id IS NOT NULL,
+    (sp.state = %s AND sp.valid_from <= %s AND sp.valid_until >= %s),
+    s.flowdown_at IS NOT NULL,
+    (pp.state = %s AND pp.valid_from <= %s AND pp.valid_until >= %s)
+FROM ({membership}) m
+JOIN core_organisation o ON o.id = m.organisation_id
+LEFT JOIN people_rosterentry e ON e.contract_id = %s AND e.user_id = %s
+LEFT JOIN people_subcontract s ON s.contract_id = %s AND s.organisation_id = m.organisation_id
+LEFT JOIN permits_permit sp ON sp.id = s.permit_id
+LEFT JOIN permits_permit pp ON pp.id = s.pi_permit_id
+"""
+_REQUIRED_SQL = """SELECT 1 FROM people_programme p JOIN people_programmerole pr ON pr.programme_id = p.id
+        WHERE p.contract_id = %s AND p.active = %s AND p.current_version_id IS NOT NULL AND pr.role = %s"""
+_STATUS_KEYS = (
+    *("organisation_id", "organisation__kind", "entry_id", "has_left", "retired", "any_required"),
+    *("any_missing", "sub_exists", "sub_permitted", "sub_flowed_down", "pi_consent"),
+)
+
+
 def _status(user: Any, contract: Contract, role: str, now: dt.datetime) -> dict[str, Any] | None:
     """Everything the gate needs in one query: the membership's organisation, the roster entry, any
     retirement, whether programmes are required and unacknowledged, the subcontract's permits."""
-    today = timezone.localdate()
-    entry = RosterEntry.objects.filter(contract_id=contract.pk, user_id=user.pk)
-    required = required_programmes(contract, role)
-    subs = _subcontracts(contract)
-    return (
-        Membership.objects.current()
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(now)
+    today = ops.adapt_datefield_value(timezone.localdate(now))
+    membership, membership_params = (
+        Membership.objects.current(now)
         .filter(user_id=user.pk, contract_id=contract.pk)
-        .annotate(
-            entry_id=Subquery(entry.values("pk")[:1]),
-            entry_left_at=Subquery(entry.values("left_at")[:1]),
-            retired=Exists(
-                RosterEntry.objects.filter(
-                    user_id=user.pk, leaving_kind=LeavingKind.RETIRED, left_at__lte=now
-                )
-            ),
-            any_required=Exists(required),
-            any_missing=Exists(required.exclude(Exists(current_acknowledgements(user, contract, now)))),
-            sub_exists=Exists(subs),
-            sub_permitted=Exists(subs.filter(_in_force("permit", today))),
-            sub_flowed_down=Exists(subs.filter(flowdown_at__isnull=False)),
-            pi_consent=_pi_consent(contract, today),
-        )
-        .values(
-            "organisation_id",
-            "organisation__kind",
-            *("entry_id", "entry_left_at", "retired", "any_required", "any_missing"),
-            *("sub_exists", "sub_permitted", "sub_flowed_down", "pi_consent"),
-        )
-        .first()
+        .values("organisation_id")[:1]
+        .query.sql_with_params()
     )
+    required = [contract.pk, True, role]
+    sql = _STATUS_SQL.format(required=_REQUIRED_SQL, membership=membership)
+    params = [
+        *(at, user.pk, LeavingKind.RETIRED, at),
+        *required,
+        *required,
+        *(contract.pk, at, user.pk, user.pk),
+        *(PermitState.APPROVED, today, today, PermitState.APPROVED, today, today),
+        *membership_params,
+        *(contract.pk, user.pk, contract.pk),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(_STATUS_KEYS, row, strict=True))
+    for key in _STATUS_KEYS[3:]:
+        values[key] = bool(values[key])
+    return values
 
 
 def _programme_needs(
@@ -191,8 +210,7 @@ def clearance(
     contractor_side = role in CONTRACTOR_ROLES
     if not contractor_side and not row["any_required"]:
         return result
-    left_at = row["entry_left_at"]
-    if left_at is not None and left_at <= now:
+    if row["has_left"]:
         return result.refuse(
             _("本業務から離任（退職）しているため、行政情報には接することができません。"),
             code="left",
@@ -269,19 +287,23 @@ def _personal_info_refusal(contract: Contract) -> NotCleared:
     )
 
 
-def _blocked_from_personal_info(user: Any, contract: Contract) -> QuerySet[Membership]:
-    """The user's membership, if it is a subcontractor's without the orderer's P8 consent."""
-    return (
-        Membership.objects.current()
-        .filter(user_id=user.pk, contract_id=contract.pk, organisation__kind=Organisation.Kind.SUBCONTRACTOR)
-        .exclude(_pi_consent(contract, timezone.localdate()))
-    )
-
-
 def personal_info_allowed(user: Any, contract: Contract) -> bool:
     """P8: the contractor's own people may handle personal information; a subcontractor's people only
-    with the orderer's consent for that subcontract. One query."""
-    return not _blocked_from_personal_info(user, contract).exists()
+    with the orderer's consent for that subcontract. One query (two for a subcontractor's people)."""
+    membership = (
+        Membership.objects.current()
+        .filter(user_id=user.pk, contract_id=contract.pk)
+        .values_list("organisation_id", "organisation__kind")
+        .first()
+    )
+    if membership is None or membership[1] != Organisation.Kind.SUBCONTRACTOR:
+        return True
+    sub = (
+        Subcontract.objects.filter(contract_id=contract.pk, organisation_id=membership[0])
+        .select_related("pi_permit")
+        .first()
+    )
+    return sub is not None and permit_in_force(sub.pi_permit)
 
 
 def require_personal_info_access(user: Any, contract: Contract) -> None:
@@ -291,8 +313,11 @@ def require_personal_info_access(user: Any, contract: Contract) -> None:
 
 def hide_unconsented_personal_info(user: Any, contract: Contract, assets: QuerySet[Any]) -> QuerySet[Any]:
     """The ledger without the assets holding personal information, for subcontractor staff without the
-    orderer's consent (P8). A condition of the same query: no query of its own, whatever the ledger's size."""
-    return assets.filter(Q(has_personal_info=False) | ~Exists(_blocked_from_personal_info(user, contract)))
+    orderer's consent (P8). Decided once, before the ledger's own query (which a page runs twice: count and
+    rows), so it costs one small query whatever the ledger's size."""
+    if personal_info_allowed(user, contract):
+        return assets
+    return assets.filter(has_personal_info=False)
 
 
 # --- activation (R2.6.1, P4) ----------------------------------------------------------------------------

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sekisho.core.models import Contract, Membership, Role
+from sekisho.core.models import Contract, Membership, Organisation, Role
 
 from .models import Acknowledgement, Programme, ProgrammeRole, RosterEntry, Subcontract
 
@@ -57,6 +57,23 @@ def subcontracts(contract: Contract) -> QuerySet[Subcontract]:
         .select_related("organisation", "permit", "pi_permit", "flowdown_by")
         .order_by("id")
     )
+
+
+def subcontractor_choices(contract: Contract) -> QuerySet[Organisation]:
+    """The subcontractors the contract's information manager may pick when asking for a subcontract (R2.4.3):
+    those already working on this contract (members, roster, subcontracts) and those its contractor has
+    subcontracted on its other contracts. Never the deployment's whole list: other contractors' subcontractors
+    are none of their business. A subcontractor new to them is named instead (``request_subcontract``)."""
+    related = (
+        Q(pk__in=Membership.objects.filter(contract_id=contract.pk).values("organisation_id"))
+        | Q(pk__in=RosterEntry.objects.filter(contract_id=contract.pk).values("organisation_id"))
+        | Q(
+            pk__in=Subcontract.objects.filter(contract__contractor_id=contract.contractor_id).values(
+                "organisation_id"
+            )
+        )
+    )
+    return Organisation.objects.filter(related, kind=Organisation.Kind.SUBCONTRACTOR).order_by("name")
 
 
 @dataclass

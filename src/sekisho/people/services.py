@@ -23,6 +23,7 @@ from sekisho.audit.services import record
 from sekisho.core import policy
 from sekisho.core.errors import Conflict, Forbidden, Invalid
 from sekisho.core.models import ApiToken, Contract, Membership, Organisation, Role, User
+from sekisho.devices.services import revoke_enrollments_of_user
 
 from . import texts
 from .models import (
@@ -299,6 +300,16 @@ def _revoke_access(entry: RosterEntry, *, actor: Any) -> None:
         if entry.leaving_kind == LeavingKind.RETIRED and user.is_active:
             User.objects.filter(pk=user.pk).update(is_active=False)
             summary["account_deactivated"] = True
+        # Their PCs too (R2.7ア): of this contract for a 離任, of every contract for a 退職.
+        devices = revoke_enrollments_of_user(
+            user,
+            acting_user=actor,
+            reason=_("{name} の離任・退職（{kind}）").format(
+                name=entry.name, kind=LeavingKind(entry.leaving_kind).label
+            ),
+            contract=None if entry.leaving_kind == LeavingKind.RETIRED else contract,
+        )
+        summary["devices_revoked"] = [str(d.uid) for d in devices]
     # A manager who leaves is no longer appointed, and the pledge naming them is no longer current (R2.6.1).
     ended_appointments = list(
         Appointment.objects.select_for_update().filter(contract=contract, entry=entry, ended_at__isnull=True)

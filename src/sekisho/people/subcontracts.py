@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,12 +54,43 @@ def _request(
     )
 
 
+def _subcontractor_named(contract: Contract, *, acting_user: Any, name: str) -> Organisation:
+    """The subcontractor of that exact name: one already in the deployment, or a new one (recorded in the
+    contract's audit trail). Naming is how a subcontractor new to this contractor comes in, since the choices
+    never list the deployment's others (``selectors.subcontractor_choices``)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise Invalid(_("再委託先・下請負者の名称を200文字以内で入力してください。"), clause="R2.4.3")
+    found = Organisation.objects.filter(name=name).first()
+    if found is not None:
+        if found.kind != Organisation.Kind.SUBCONTRACTOR:
+            raise Invalid(
+                _("この名称は再委託先・下請負者の名称として使えません。別の名称を入力してください。"),
+                clause="R2.4.3",
+            )
+        return found
+    try:
+        with transaction.atomic():
+            organisation = Organisation.objects.create(name=name, kind=Organisation.Kind.SUBCONTRACTOR)
+    except IntegrityError:  # named at the same moment by someone else
+        return _subcontractor_named(contract, acting_user=acting_user, name=name)
+    record(
+        actor=acting_user,
+        action="organisation.create",
+        contract=contract,
+        obj=organisation,
+        summary={"name": name, "kind": organisation.kind, "for": "subcontract.request"},
+    )
+    return organisation
+
+
 @transaction.atomic
 def request_subcontract(
     contract: Contract,
     *,
     acting_user: Any,
-    organisation: Organisation,
+    organisation: Organisation | None = None,
+    new_organisation: str = "",
     scope: str,
     responsible_name: str,
     reason: str,
@@ -70,11 +101,18 @@ def request_subcontract(
 ) -> Subcontract:
     """Ask the orderer to allow a subcontract (R2.4.3), and, if the subcontractor is to handle personal
     information, for that consent too (P8). Asking again is possible once an earlier request was denied,
-    revoked or has expired."""
+    revoked or has expired. The subcontractor is *organisation*, or the one named *new_organisation*."""
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
     policy.require(acting_user, "subcontract.manage", contract)
     if contract.status not in OPEN_STATES:
         raise Conflict(_("完了した契約では申請できません。"), code="contract_closed")
+    if (organisation is None) == (not new_organisation.strip()):
+        raise Invalid(
+            _("再委託先・下請負者を一覧から選ぶか、新しい再委託先の名称を入力してください（どちらか一方）。"),
+            clause="R2.4.3",
+        )
+    if organisation is None:
+        organisation = _subcontractor_named(contract, acting_user=acting_user, name=new_organisation)
     if organisation.kind != Organisation.Kind.SUBCONTRACTOR:
         raise Invalid(_("再委託先には再委託先・下請負者の区分の組織を指定してください。"), clause="R2.4.3")
     if not scope.strip() or not responsible_name.strip():

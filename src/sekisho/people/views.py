@@ -665,10 +665,9 @@ def _subcontract(request: HttpRequest, contract: Contract, sub_id: int) -> Subco
 @require_GET
 def subcontract_list(request: HttpRequest, contract_id: int) -> HttpResponse:
     contract, role = _contract(request, contract_id, "subcontract.view")
-    organisations = [
-        (o.pk, o.name)
-        for o in Organisation.objects.filter(kind=Organisation.Kind.SUBCONTRACTOR).order_by("name")
-    ]
+    organisations = (
+        [(o.pk, o.name) for o in selectors.subcontractor_choices(contract)] if role == Role.MANAGER else []
+    )
     return _page(
         request,
         "subcontracts.html",
@@ -691,10 +690,8 @@ def subcontract_list(request: HttpRequest, contract_id: int) -> HttpResponse:
 @require_POST
 def subcontract_request(request: HttpRequest, contract_id: int) -> HttpResponse:
     contract, _role = _contract(request, contract_id, "subcontract.manage")
-    organisations = [
-        (o.pk, o.name) for o in Organisation.objects.filter(kind=Organisation.Kind.SUBCONTRACTOR)
-    ]
-    form = forms.SubcontractForm(request.POST, organisations=organisations)
+    choices = selectors.subcontractor_choices(contract)
+    form = forms.SubcontractForm(request.POST, organisations=[(o.pk, o.name) for o in choices])
     target = reverse("people:subcontracts", args=[contract.pk])
     if not form.is_valid():
         _form_errors(request, form)
@@ -706,7 +703,8 @@ def subcontract_request(request: HttpRequest, contract_id: int) -> HttpResponse:
         lambda: subcontracts.request_subcontract(
             contract,
             acting_user=request.user,
-            organisation=Organisation.objects.get(pk=d["organisation"]),
+            organisation=choices.get(pk=d["organisation"]) if d["organisation"] is not None else None,
+            new_organisation=d["new_organisation"],
             scope=d["scope"],
             responsible_name=d["responsible_name"],
             responsible_title=d["responsible_title"],
