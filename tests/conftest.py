@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
@@ -18,6 +19,7 @@ from django.test import Client
 from sekisho.core import services
 from sekisho.core.models import Contract, Organisation, Role, User
 
+from .assets import DAY, TODAY, paper
 from .factories import PERIOD, OrganisationFactory, UserFactory
 from .people.clearing import clear_world
 
@@ -38,6 +40,13 @@ def _fast_password_hasher(settings, request):
     # use a fast one so the suite stays quick.
     if "argon2" not in request.keywords:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings):
+    # Background tasks (e-mail) run in the test's own process the moment they are queued, so a test sees their
+    # effect (mail.outbox) without a worker. tests/ops_prod runs the database backend and its real worker.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
 @dataclass
@@ -139,3 +148,40 @@ def client_for(world):
         return verified_client(getattr(world, name))
 
     return make
+
+
+# --- ledger assets and permits (tests/assets.py) ------------------------------------------------------------
+
+
+@pytest.fixture
+def freeze_today(monkeypatch):
+    """Pin "today" inside the contract period, so validity windows do not depend on the day the suite runs."""
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
+    return TODAY
+
+
+@pytest.fixture
+def drawing(world):
+    """A paper drawing the orderer lent: copying it needs a permit (R2.3)."""
+    from sekisho.ledger.services import register_asset
+
+    return register_asset(world.contract, acting_user=world.manager, data=paper(world))
+
+
+@pytest.fixture
+def copy_permit(world, drawing, freeze_today):
+    from sekisho.permits import services as permits
+
+    permit = permits.request_permit(
+        world.contract,
+        acting_user=world.staff,
+        kind="copy",
+        assets=[drawing],
+        reason="現地調査用に1部スキャン",
+        copies=1,
+        valid_from=DAY,
+        valid_until=dt.date(2026, 12, 28),
+    )
+    return permits.decide_permit(permit, acting_user=world.orderer, approve=True, note="承諾します")

@@ -5,16 +5,21 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from sekisho.api.main import api
+from sekisho.obs.views import metrics_view
 
 urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("sekisho.devices.urls")),
     path("contracts/<int:contract_id>/ledger/", include("sekisho.ledger.urls")),
     path("contracts/<int:contract_id>/permits/", include("sekisho.permits.urls")),
     path("contracts/<int:contract_id>/vault/", include("sekisho.vault.urls")),
     path("contracts/<int:contract_id>/people/", include("sekisho.people.urls")),
+    path("contracts/<int:contract_id>/oversight/", include("sekisho.oversight.urls")),
     path("", include("sekisho.incidents.urls")),
+    path("", include("sekisho.closeout.urls")),
+    path("", include("sekisho.compliance.urls")),
     path("", include("sekisho.notifications.urls")),
     path("", include("sekisho.web.urls")),
 ]

@@ -16,6 +16,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from sekisho.compliance.profile import shipped_profile_text
 from sekisho.core.auth import issue_api_token
 from sekisho.core.models import Membership
 from sekisho.incidents.services import IncidentData, report_incident
@@ -85,6 +86,20 @@ class Ctx:
             valid_until=dt.date(2027, 3, 1),
         )
         self.incident = report_incident(world.contract, acting_user=world.staff, data=_incident_data())
+
+    def oversight(self) -> Any:
+        """The oversight objects of the contract (made once per test, on first use)."""
+        if not hasattr(self, "_oversight"):
+            from tests.matrix.objects import Objects
+
+            self._oversight = Objects(
+                self.contract,
+                manager=self.world.manager,
+                staff=self.world.staff,
+                orderer=self.world.orderer,
+                marker="ACCESS",
+            )
+        return self._oversight
 
     def transfer_id(self) -> int:
         from tests.vault.helpers import transfer_package
@@ -235,6 +250,28 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         lambda c: {"orderer_notice_days": 0, "prompt_report_business_days": 5},
         _only(OK, ("orderer",)),
     ),
+    # Compliance (R3, R2.1): the orderer, the manager and auditors read findings, clause states and the profile;
+    # both sides evaluate; only the orderer loads a profile.
+    ("get", "/api/v1/contracts/{contract_id}/compliance/findings"): (
+        lambda c: None,
+        _only(OK, ("orderer", "manager", "auditor")),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/compliance/clauses"): (
+        lambda c: None,
+        _only(OK, ("orderer", "manager", "auditor")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/compliance/evaluate"): (
+        lambda c: None,
+        _only(OK, ("orderer", "manager")),
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/compliance/profile"): (
+        lambda c: None,
+        _only(OK, ("orderer", "manager", "auditor")),
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/compliance/profile"): (
+        lambda c: {"content": shipped_profile_text("mlit-standard")},
+        _only(CREATED, ("orderer",)),
+    ),
     # Vault (R2.6.2イ/ウ, R2.7ア–オ, R2.5). Token clients prove no device, so the contractor's people get the
     # device refusal (403 R2.7ア) where content moves; the orderer's side is refused by the policy.
     ("get", "/api/v1/contracts/{contract_id}/assets/{asset_id}/versions"): (lambda c: None, _all(OK)),
@@ -361,6 +398,131 @@ MATRIX.update(
 )
 
 
+# Close-out (R2.5, P9) and the construction plan (R1.2). The world's contract is not closing, so whoever passes
+# the policy gets 409 (R2.5); no certificate exists yet.
+CLOSEOUT = "/api/v1/contracts/{contract_id}/closeout"
+_ITEMS = {"item_ids": [1]}
+MATRIX.update(
+    {
+        ("get", CLOSEOUT): (lambda c: None, _only(OK, READERS)),
+        ("post", CLOSEOUT): (lambda c: {"note": ""}, _only(CONFLICT, ("orderer", "manager"))),
+        ("get", CLOSEOUT + "/items"): (lambda c: None, _only(OK, READERS)),
+        ("post", CLOSEOUT + "/items/hand-over"): (lambda c: _ITEMS, _only(CONFLICT, ("manager",))),
+        ("post", CLOSEOUT + "/items/confirm-receipt"): (lambda c: _ITEMS, _only(CONFLICT, ("orderer",))),
+        ("post", CLOSEOUT + "/items/send-back"): (
+            lambda c: {**_ITEMS, "note": "未着"},
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("post", CLOSEOUT + "/items/destroy"): (
+            lambda c: {**_ITEMS, "method": "shredder", "destroyed_on": "2026-08-03", "witness": "立会人"},
+            _only(CONFLICT, ("manager",)),
+        ),
+        ("post", CLOSEOUT + "/items/retain"): (
+            lambda c: {**_ITEMS, "basis": "保存", "law": "契約書第48条"},
+            _only(CONFLICT, ("manager",)),
+        ),
+        ("post", CLOSEOUT + "/items/acknowledge-retention"): (
+            lambda c: _ITEMS,
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("post", CLOSEOUT + "/instructions"): (
+            lambda c: {**_ITEMS, "kind": "destruction"},
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("post", CLOSEOUT + "/shred"): (lambda c: {"permit_id": c.permit.pk}, _only(CONFLICT, ("manager",))),
+        ("post", CLOSEOUT + "/certificate"): (lambda c: None, _only(CONFLICT, ("manager",))),
+        ("post", CLOSEOUT + "/certificate/confirm"): (lambda c: {"note": ""}, _only(CONFLICT, ("orderer",))),
+        ("get", CLOSEOUT + "/certificate.pdf"): (lambda c: None, _only(CONFLICT, READERS)),
+        ("get", CLOSEOUT + "/certificate.docx"): (lambda c: None, _only(CONFLICT, READERS)),
+        ("get", "/api/v1/contracts/{contract_id}/plan.pdf"): (lambda c: None, _only(OK, READERS)),
+        ("get", "/api/v1/contracts/{contract_id}/plan.docx"): (lambda c: None, _only(OK, READERS)),
+    }
+)
+
+
+# Oversight (R3): a request not answered yet; an answered one's attachment; an inspection in progress with R1.1
+# found wanting and its corrective action requested (not answered). Made as tests/matrix/objects.py makes them.
+OVERSIGHT = "/api/v1/contracts/{contract_id}"
+INSPECTION = OVERSIGHT + "/inspections/{inspection_id}"
+FINDING = INSPECTION + "/findings/{inspection_finding_id}"
+MATRIX.update(
+    {
+        ("get", OVERSIGHT + "/report-requests"): (lambda c: None, _only(OK, READERS)),
+        ("post", OVERSIGHT + "/report-requests"): (
+            lambda c: {"subject": "端末の管理状況", "detail": "一覧を", "due_on": "2026-09-30"},
+            _only(CREATED, ("orderer",)),
+        ),
+        ("get", OVERSIGHT + "/report-requests/{report_request_id}"): (lambda c: None, _only(OK, READERS)),
+        ("post", OVERSIGHT + "/report-requests/{report_request_id}/answer"): (
+            # a JSON body carries no multipart text: the manager passes the policy and is told to write one
+            lambda c: {},
+            _only(INVALID, ("manager",)),
+        ),
+        ("post", OVERSIGHT + "/report-requests/{report_request_id}/accept"): (
+            lambda c: {"note": ""},
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("post", OVERSIGHT + "/report-requests/{report_request_id}/more"): (
+            lambda c: {"note": "追加", "due_on": "2026-09-30"},
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("post", OVERSIGHT + "/report-requests/{report_request_id}/withdraw"): (
+            lambda c: {"reason": "不要になった"},
+            _only(OK, ("orderer",)),
+        ),
+        ("get", OVERSIGHT + "/report-attachments/{report_attachment_id}"): (
+            lambda c: None,
+            _only(OK, READERS),
+        ),
+        ("get", OVERSIGHT + "/inspections"): (lambda c: None, _only(OK, READERS)),
+        ("post", OVERSIGHT + "/inspections"): (
+            lambda c: {"title": "第2回検査", "scheduled_on": "2026-08-20"},
+            _only(CREATED, ("orderer",)),
+        ),
+        ("get", INSPECTION): (lambda c: None, _only(OK, READERS)),
+        ("post", INSPECTION + "/start"): (lambda c: None, _only(CONFLICT, ("orderer",))),
+        ("post", INSPECTION + "/items/{inspection_item_id}"): (
+            lambda c: {"result": "nonconforming", "note": "不備"},
+            _only(OK, ("orderer",)),
+        ),
+        ("post", INSPECTION + "/items/{inspection_item_id}/findings"): (
+            lambda c: {"description": "指摘", "corrective_request": "是正", "due_on": "2026-09-30"},
+            _only(CREATED, ("orderer",)),
+        ),
+        ("post", INSPECTION + "/complete"): (lambda c: {"summary": ""}, _only(CONFLICT, ("orderer",))),
+        ("post", INSPECTION + "/cancel"): (lambda c: {"reason": "中止"}, _only(CONFLICT, ("orderer",))),
+        ("post", FINDING + "/response"): (lambda c: {"response": "是正した"}, _only(OK, ("manager",))),
+        ("post", FINDING + "/close"): (lambda c: {"note": ""}, _only(CONFLICT, ("orderer",))),
+        ("post", FINDING + "/reopen"): (
+            lambda c: {"instruction": "再度", "due_on": "2026-09-30"},
+            _only(CONFLICT, ("orderer",)),
+        ),
+        ("get", INSPECTION + "/report.pdf"): (lambda c: None, _only(OK, READERS)),
+        ("get", INSPECTION + "/report.docx"): (lambda c: None, _only(OK, READERS)),
+        ("get", OVERSIGHT + "/inspectors"): (lambda c: None, _only(OK, READERS)),
+        ("post", OVERSIGHT + "/inspectors"): (
+            lambda c: {
+                "username": c.oversight().inspector.user.username,
+                "expires_at": (timezone.now() + dt.timedelta(days=2)).isoformat(),
+            },
+            # the inspector of the objects is a member already: the orderer passes the policy, then 409
+            _only(CONFLICT, ("orderer",)),
+        ),
+    }
+)
+
+
+def _oversight_ids(template: str, ctx: Ctx) -> dict[str, int]:
+    names = {
+        "report_request_id": lambda o: o.report_request.pk,
+        "report_attachment_id": lambda o: o.report_attachment.pk,
+        "inspection_id": lambda o: o.inspection.pk,
+        "inspection_item_id": lambda o: o.inspection_item.pk,
+        "inspection_finding_id": lambda o: o.inspection_finding.pk,
+    }
+    return {name: get(ctx.oversight()) for name, get in names.items() if "{" + name + "}" in template}
+
+
 def _people_ids(template: str, ctx: Ctx) -> dict[str, int]:
     from sekisho.people.models import Pledge, Programme, RosterEntry, Subcontract
 
@@ -386,6 +548,7 @@ def _url(template: str, ctx: Ctx) -> str:
         # Objects that are costly to make are made only for the rows that name them.
         **({"transfer_id": ctx.transfer_id()} if "{transfer_id}" in template else {}),
         **_people_ids(template, ctx),
+        **_oversight_ids(template, ctx),
     )
 
 

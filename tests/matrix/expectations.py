@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MEMBERS = ("orderer", "manager", "staff", "sub_staff", "auditor")
 CONTRACTOR = ("manager", "staff", "sub_staff")
+CLOSEOUT_READERS = ("orderer", "manager", "auditor")  # closeout.view, closeout.certificate, plan.view
 OK, CREATED, FOUND = 200, 201, 302
 BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, NOT_ALLOWED, CONFLICT, INVALID = (
     400,
@@ -163,6 +164,12 @@ class Ui:
         return {**members, "outsider": outsider, "anonymous": anonymous}
 
 
+def _mlit_profile() -> str:
+    from sekisho.compliance.profile import shipped_profile_text
+
+    return shipped_profile_text("mlit-standard")
+
+
 def _incident_body(c: Any) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -178,6 +185,38 @@ def _incident_body(c: Any) -> dict[str, Any]:
 
 
 AGE_RECIPIENT = "age1whk8rlrvlz40px0qmw6tcsz72egz0w8llphf63hxpx5thch3evyqmjyyhm"
+
+OVERSIGHT = "/api/v1/contracts/{contract_id}"
+OVERSIGHT_READERS = ("orderer", "manager", "auditor")  # oversight.view
+
+
+def _answer_files(c: Any) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        "text": "報告します",
+        "files": [SimpleUploadedFile("report.txt", b"report", content_type="text/plain")],
+    }
+
+
+def _inspector_candidate(c: Any) -> Any:
+    """A person of the orderer who is no member yet (the same one every time: the request is rolled back)."""
+    from sekisho.core.models import User
+
+    user, _created = User.objects.get_or_create(
+        username="matrix-inspector",
+        defaults={"organisation_id": c.contract.orderer_id, "display_name": "検査 員"},
+    )
+    return user
+
+
+def _in_two_days(*, aware: bool = False) -> str:
+    """The API takes an ISO time with its offset; the browser's form a local time."""
+    from django.utils import timezone
+
+    moment = timezone.localtime(timezone.now() + dt.timedelta(days=2)).replace(second=0, microsecond=0)
+    return moment.isoformat() if aware else moment.strftime("%Y-%m-%dT%H:%M")
+
 
 # --- the API ----------------------------------------------------------------------------------------------------
 
@@ -352,6 +391,128 @@ API: dict[tuple[str, str], Api] = {
         _only(OK, ("orderer",)), body=lambda c: {"orderer_notice_days": 0, "prompt_report_business_days": 5}
     ),
     ("get", "/api/v1/incidents"): Api(_all(OK), outsider=OK, note="the orderer's incidents of all contracts"),
+    # --- compliance (R3): findings and clause states for the orderer, the manager and auditors; both sides
+    # evaluate; only the orderer loads its own wording of the regulation (R2.1) -------------------------------
+    ("get", "/api/v1/contracts/{contract_id}/compliance/findings"): Api(
+        _only(OK, ("orderer", "manager", "auditor"))
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/compliance/clauses"): Api(
+        _only(OK, ("orderer", "manager", "auditor"))
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/compliance/evaluate"): Api(_only(OK, ("orderer", "manager"))),
+    ("get", "/api/v1/contracts/{contract_id}/compliance/profile"): Api(
+        _only(OK, ("orderer", "manager", "auditor"))
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/compliance/profile"): Api(
+        _only(CREATED, ("orderer",)), body=lambda c: {"content": _mlit_profile()}
+    ),
+    # --- oversight (R3): a request not answered yet, another one answered with an attachment; an inspection in
+    # progress with R1.1 found wanting and its corrective action requested (not answered) ------------------------
+    ("get", OVERSIGHT + "/report-requests"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("post", OVERSIGHT + "/report-requests"): Api(
+        _only(CREATED, ("orderer",)),
+        body=lambda c: {"subject": "端末の管理状況", "detail": "一覧を", "due_on": "2026-09-30"},
+    ),
+    ("get", OVERSIGHT + "/report-requests/{report_request_id}"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("post", OVERSIGHT + "/report-requests/{report_request_id}/answer"): Api(
+        _only(OK, ("manager",)), files=_answer_files, note="multipart: text and files"
+    ),
+    ("post", OVERSIGHT + "/report-requests/{report_request_id}/accept"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"note": ""}, note="not answered yet (409 R3)"
+    ),
+    ("post", OVERSIGHT + "/report-requests/{report_request_id}/more"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"note": "追加", "due_on": "2026-09-30"}
+    ),
+    ("post", OVERSIGHT + "/report-requests/{report_request_id}/withdraw"): Api(
+        _only(OK, ("orderer",)), body=lambda c: {"reason": "不要になった"}
+    ),
+    ("get", OVERSIGHT + "/report-attachments/{report_attachment_id}"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("get", OVERSIGHT + "/inspections"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("post", OVERSIGHT + "/inspections"): Api(
+        _only(CREATED, ("orderer",)), body=lambda c: {"title": "第2回検査", "scheduled_on": "2026-08-20"}
+    ),
+    ("get", OVERSIGHT + "/inspections/{inspection_id}"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/start"): Api(
+        _only(CONFLICT, ("orderer",)), note="already in progress"
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/items/{inspection_item_id}"): Api(
+        _only(OK, ("orderer",)), body=lambda c: {"result": "nonconforming", "note": "不備"}
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/items/{inspection_item_id}/findings"): Api(
+        _only(CREATED, ("orderer",)),
+        body=lambda c: {"description": "指摘", "corrective_request": "是正", "due_on": "2026-09-30"},
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/complete"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"summary": ""}, note="items without a result (409 R3)"
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/cancel"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"reason": "中止"}, note="it has a finding (409 R3)"
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/findings/{inspection_finding_id}/response"): Api(
+        _only(OK, ("manager",)), body=lambda c: {"response": "是正した"}
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/findings/{inspection_finding_id}/close"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"note": ""}, note="not answered yet"
+    ),
+    ("post", OVERSIGHT + "/inspections/{inspection_id}/findings/{inspection_finding_id}/reopen"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"instruction": "再度", "due_on": "2026-09-30"}
+    ),
+    ("get", OVERSIGHT + "/inspections/{inspection_id}/report.pdf"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("get", OVERSIGHT + "/inspections/{inspection_id}/report.docx"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("get", OVERSIGHT + "/inspectors"): Api(_only(OK, OVERSIGHT_READERS)),
+    ("post", OVERSIGHT + "/inspectors"): Api(
+        _only(CREATED, ("orderer",)),
+        body=lambda c: {"username": _inspector_candidate(c).username, "expires_at": _in_two_days(aware=True)},
+    ),
+    # --- close-out (R2.5, P9; the contract is not closing: whoever passes the policy gets 409) and plan (R1.2)
+    ("get", "/api/v1/contracts/{contract_id}/closeout"): Api(_only(OK, CLOSEOUT_READERS)),
+    ("post", "/api/v1/contracts/{contract_id}/closeout"): Api(
+        _only(CONFLICT, ("orderer", "manager")), body=lambda c: {"note": "業務完了"}
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/closeout/items"): Api(_only(OK, CLOSEOUT_READERS)),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/hand-over"): Api(
+        _only(CONFLICT, ("manager",)), body=lambda c: {"item_ids": [1], "note": "手渡し"}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/confirm-receipt"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"item_ids": [1]}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/send-back"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"item_ids": [1], "note": "未着"}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/destroy"): Api(
+        _only(CONFLICT, ("manager",)),
+        body=lambda c: {
+            "item_ids": [1],
+            "method": "shredder",
+            "destroyed_on": "2026-08-03",
+            "witness": "立会人",
+        },
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/retain"): Api(
+        _only(CONFLICT, ("manager",)),
+        body=lambda c: {"item_ids": [1], "basis": "保存", "law": "契約書第48条"},
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/items/acknowledge-retention"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"item_ids": [1]}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/instructions"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"kind": "destruction", "item_ids": [1]}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/shred"): Api(
+        _only(CONFLICT, ("manager",)), body=lambda c: {"permit_id": c.permit.pk}
+    ),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/certificate"): Api(_only(CONFLICT, ("manager",))),
+    ("post", "/api/v1/contracts/{contract_id}/closeout/certificate/confirm"): Api(
+        _only(CONFLICT, ("orderer",)), body=lambda c: {"note": ""}
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/closeout/certificate.pdf"): Api(
+        _only(CONFLICT, CLOSEOUT_READERS), note="no certificate issued yet (409 R2.5)"
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/closeout/certificate.docx"): Api(
+        _only(CONFLICT, CLOSEOUT_READERS), note="no certificate issued yet (409 R2.5)"
+    ),
+    ("get", "/api/v1/contracts/{contract_id}/plan.pdf"): Api(_only(OK, CLOSEOUT_READERS)),
+    ("get", "/api/v1/contracts/{contract_id}/plan.docx"): Api(_only(OK, CLOSEOUT_READERS)),
     # --- people -------------------------------------------------------------------------------------------
     ("get", "/api/v1/contracts/{contract_id}/people/clearance"): Api(_all(OK)),
     ("get", "/api/v1/contracts/{contract_id}/people/roster"): Api(
@@ -555,6 +716,12 @@ UI: dict[str, Ui] = {
     # --- pages of no contract -------------------------------------------------------------------------------
     "web:contract-list": Ui(get=_all(OK), outsider=OK, note="one's own contracts only"),
     "web:healthz": Ui(get=_all(OK), outsider=OK, anonymous=OK),
+    "metrics": Ui(
+        get=_all(OK),
+        outsider=OK,
+        anonymous=OK,
+        note="the test client calls from 127.0.0.1, an allowed scraper (tests/ops_prod: other callers get 403)",
+    ),
     "web:login": Ui(
         get=_all(OK),
         outsider=OK,
@@ -624,8 +791,9 @@ UI: dict[str, Ui] = {
         post_data=lambda c: {"approved_until": "2026-12-31", "note": ""},
     ),
     "devices:bind": Ui(
-        get=_all(DONE),
-        note="any member may bind a session to an approved PC of the contract with its agent's one-time link",
+        get=_only(DONE, ("staff",)),
+        note="only the PC's own user (staff) binds a session to it with its agent's one-time link (R2.7ア); "
+        "any other member is refused with 403",
     ),
     "devices:media-list": Ui(get=_all(OK)),
     "devices:medium-register": Ui(
@@ -715,6 +883,111 @@ UI: dict[str, Ui] = {
         params={"step": "investigation"},
         post_data=lambda c: {"investigation-note": "調査開始"},
     ),
+    # --- compliance ---------------------------------------------------------------------------------------------
+    "compliance:orderer": Ui(get=_all(OK), outsider=OK, note="contracts where one is the orderer officer"),
+    "compliance:contract": Ui(get=READERS_OF_PEOPLE),
+    "compliance:evaluate": Ui(get=None, post=_only(DONE, ("orderer", "manager"))),
+    "compliance:profile": Ui(
+        get=READERS_OF_PEOPLE,
+        post=_only(DONE, ("orderer",)),
+        post_data=lambda c: {"shipped": "mlit-standard"},
+    ),
+    "compliance:report-pdf": Ui(get=READERS_OF_PEOPLE),
+    "compliance:report-docx": Ui(get=READERS_OF_PEOPLE),
+    # --- close-out (the contract is not closing: whoever passes the policy is refused, R2.5) and plan (R1.2)
+    "closeout:checklist": Ui(get=_only(OK, CLOSEOUT_READERS)),
+    "closeout:open": Ui(
+        get=None, post=_only(REFUSED, ("orderer", "manager")), post_data=lambda c: {"note": ""}
+    ),
+    "closeout:bulk": Ui(
+        get=None,
+        post=_only(REFUSED, ("manager",)),
+        post_data=lambda c: {"action": "hand-over", "item": [1], "note": "手渡し"},
+    ),
+    "closeout:shred": Ui(
+        get=None, post=_only(REFUSED, ("manager",)), post_data=lambda c: {"permit": c.permit.pk}
+    ),
+    "closeout:inbox": Ui(get=_only(OK, CLOSEOUT_READERS)),
+    "closeout:decide": Ui(
+        get=None,
+        post=_only(NOT_FOUND, ("orderer",)),
+        post_data=lambda c: {"item": 1, "decision": "confirm"},
+        note="only the orderer decides; there is no such item of the contract (404)",
+    ),
+    "closeout:certificate-issue": Ui(get=None, post=_only(REFUSED, ("manager",))),
+    "closeout:certificate-confirm": Ui(
+        get=None, post=_only(REFUSED, ("orderer",)), post_data=lambda c: {"note": ""}
+    ),
+    "closeout:certificate-pdf": Ui(get=_only(CONFLICT, CLOSEOUT_READERS), note="no certificate issued yet"),
+    "closeout:certificate-docx": Ui(get=_only(CONFLICT, CLOSEOUT_READERS), note="no certificate issued yet"),
+    "closeout:plan": Ui(get=_only(OK, CLOSEOUT_READERS)),
+    "closeout:plan-pdf": Ui(get=_only(OK, CLOSEOUT_READERS)),
+    "closeout:plan-docx": Ui(get=_only(OK, CLOSEOUT_READERS)),
+    # --- oversight (R3: the same objects as the API rows) ------------------------------------------------------
+    "oversight:index": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:request-new": Ui(
+        get=_only(OK, ("orderer",)),
+        post=_only(FOUND, ("orderer",)),
+        post_data=lambda c: {"subject": "端末の管理状況", "detail": "一覧を", "due_on": "2026-09-30"},
+    ),
+    "oversight:request-detail": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:request-answer": Ui(
+        get=None,
+        post=_only(FOUND, ("manager",)),
+        post_data=lambda c: {"answer-text": "報告します"},
+        note="the orderer and the auditor pass the page's policy; the service refuses them (403 R3)",
+    ),
+    "oversight:request-step": Ui(
+        get=None,
+        post=_only(FOUND, ("orderer",)),
+        params={"step": "withdraw"},
+        post_data=lambda c: {"withdraw-reason": "不要になった"},
+    ),
+    "oversight:attachment": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:inspection-new": Ui(
+        get=_only(OK, ("orderer",)),
+        post=_only(FOUND, ("orderer",)),
+        post_data=lambda c: {"title": "第2回検査", "scheduled_on": "2026-08-20"},
+    ),
+    "oversight:inspection-detail": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:inspection-pdf": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:inspection-docx": Ui(get=_only(OK, OVERSIGHT_READERS)),
+    "oversight:inspection-step": Ui(
+        get=None,
+        post=_only(CONFLICT, ("orderer",)),
+        params={"step": "complete"},
+        post_data=lambda c: {"complete-summary": ""},
+        note="items without a result (409 R3)",
+    ),
+    "oversight:item": Ui(
+        get=None,
+        post=_only(FOUND, ("orderer",)),
+        post_data=lambda c: {
+            f"item-{c.inspection_item.pk}-result": "nonconforming",
+            f"item-{c.inspection_item.pk}-note": "不備",
+        },
+    ),
+    "oversight:finding-new": Ui(
+        get=None,
+        post=_only(FOUND, ("orderer",)),
+        post_data=lambda c: {
+            f"finding-{c.inspection_item.pk}-description": "指摘",
+            f"finding-{c.inspection_item.pk}-corrective_request": "是正",
+            f"finding-{c.inspection_item.pk}-due_on": "2026-09-30",
+        },
+    ),
+    "oversight:finding-step": Ui(
+        get=None,
+        post=_only(FOUND, ("manager",)),
+        params={"step": "response"},
+        post_data=lambda c: {f"response-{c.inspection_finding.pk}-response": "是正した"},
+    ),
+    "oversight:inspectors": Ui(
+        get=_only(OK, OVERSIGHT_READERS),
+        post=_only(FOUND, ("orderer",)),
+        post_data=lambda c: {"user": _inspector_candidate(c).pk, "expires_at": _in_two_days()},
+    ),
+    "oversight:inspector-end": Ui(get=None, post=_only(DONE, ("orderer",))),
     # --- vault ------------------------------------------------------------------------------------------------
     "vault:list": Ui(get=_all(OK)),
     "vault:transfers": Ui(

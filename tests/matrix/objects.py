@@ -196,6 +196,110 @@ class Objects:
             valid_until=dt.date(2027, 3, 1),
         )
 
+    # --- oversight (R3) -----------------------------------------------------------------------------------
+
+    @cached_property
+    def oversight_orderer(self) -> User:
+        """The contract's orderer officer; the other contract has none, so one of its own is appointed."""
+        from sekisho.core import services
+        from sekisho.core.models import Role
+        from tests.factories import UserFactory
+
+        if (
+            Membership.objects.current()
+            .filter(contract=self.contract, user=self.orderer, role=Role.ORDERER)
+            .exists()
+        ):
+            return self.orderer
+        user = UserFactory(username=f"orderer-of-{self.contract.pk}", organisation=self.contract.orderer)
+        services.appoint_lead(
+            self.contract, acting_user=services.system_account(), user=user, role=Role.ORDERER
+        )
+        return user
+
+    @cached_property
+    def report_request(self) -> Any:
+        """Requested by the orderer, not answered yet."""
+        from sekisho.oversight import services
+
+        return services.create_report_request(
+            self.contract,
+            acting_user=self.oversight_orderer,
+            subject=f"管理状況の報告 {self.marker}",
+            detail="記録媒体の管理状況",
+            due_on=dt.date(2026, 9, 30),
+        )
+
+    @cached_property
+    def report_attachment(self) -> Any:
+        """An attachment of another request's answer."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from sekisho.oversight import services
+
+        request = services.create_report_request(
+            self.contract,
+            acting_user=self.oversight_orderer,
+            subject=f"台帳の写し {self.marker}",
+            detail="台帳の写しを",
+            due_on=dt.date(2026, 9, 30),
+        )
+        answer = services.answer_report_request(
+            request,
+            acting_user=self.manager,
+            text="添付します",
+            files=[SimpleUploadedFile("ledger.csv", b"ref,title\n", content_type="text/csv")],
+        )
+        return answer.attachments.get()
+
+    @cached_property
+    def inspection(self) -> Any:
+        """In progress, with R1.1 found wanting and one corrective action requested (not answered)."""
+        from sekisho.oversight import inspections
+        from sekisho.oversight.models import ItemResult
+
+        inspection = inspections.schedule_inspection(
+            self.contract,
+            acting_user=self.oversight_orderer,
+            title=f"情報管理状況検査 {self.marker}",
+            scheduled_on=dt.date(2026, 8, 3),
+        )
+        inspections.start_inspection(inspection, acting_user=self.oversight_orderer)
+        item = inspection.items.get(clause_id="R1.1")
+        inspections.record_item(
+            item, acting_user=self.oversight_orderer, result=ItemResult.NONCONFORMING, note="不備"
+        )
+        inspections.add_finding(
+            item,
+            acting_user=self.oversight_orderer,
+            description="台帳の記載漏れ",
+            corrective_request="台帳を更新すること",
+            due_on=dt.date(2026, 9, 30),
+        )
+        return inspection
+
+    @cached_property
+    def inspection_item(self) -> Any:
+        return self.inspection.items.get(clause_id="R1.1")
+
+    @cached_property
+    def inspection_finding(self) -> Any:
+        return self.inspection.findings.get()
+
+    @cached_property
+    def inspector(self) -> Membership:
+        """A time-limited inspector of the contract."""
+        from sekisho.oversight import inspectors
+        from tests.factories import UserFactory
+
+        user = UserFactory(username=f"inspector-of-{self.contract.pk}", organisation=self.contract.orderer)
+        return inspectors.grant_inspector(
+            self.contract,
+            acting_user=self.oversight_orderer,
+            user=user,
+            expires_at=timezone.now() + dt.timedelta(days=30),
+        )
+
     def make_all(self, user: User | None) -> None:
         for param in PARAMS.values():
             param.value(self, user)
@@ -247,6 +351,12 @@ PARAMS: dict[str, Param] = {
     "version": Param(lambda o, u: o.pledge.version, None),  # a version number, the same in every contract
     "sub_id": Param(lambda o, u: o.subcontract.pk, "subcontract"),
     "token": Param(lambda o, u: o.login_link_token, "login_link"),
+    "report_request_id": Param(lambda o, u: o.report_request.pk, "report_request"),
+    "report_attachment_id": Param(lambda o, u: o.report_attachment.pk, "report_attachment"),
+    "inspection_id": Param(lambda o, u: o.inspection.pk, "inspection"),
+    "inspection_item_id": Param(lambda o, u: o.inspection_item.pk, "inspection_item"),
+    "inspection_finding_id": Param(lambda o, u: o.inspection_finding.pk, "inspection_finding"),
+    "inspector_id": Param(lambda o, u: o.inspector.pk, "inspector"),
     # Slugs: each route that has one names its value in its row (params=...).
     "action": Param(lambda o, u: "approve", None),
     "step": Param(lambda o, u: "investigation", None),

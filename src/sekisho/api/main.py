@@ -7,9 +7,12 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from sekisho.core.errors import SekishoError
+from sekisho.obs.metrics import count_refusal
 
 from .audit import router as audit_router
 from .auth import TokenAuth, VerifiedSessionAuth
+from .closeout import router as closeout_router
+from .compliance import router as compliance_router
 from .contracts import router as contracts_router
 from .devices import agent_router, devices_router, media_router
 from .incidents import orderer_router as orderer_incidents_router
@@ -17,6 +20,7 @@ from .incidents import router as incidents_router
 from .ledger import router as ledger_router
 from .ledger_files import router as ledger_files_router
 from .me import router as me_router
+from .oversight import router as oversight_router
 from .people import router as people_router
 from .permits import router as permits_router
 from .vault import router as vault_router
@@ -37,6 +41,9 @@ api.add_router("/contracts", permits_router)
 api.add_router("/contracts", people_router)
 api.add_router("/contracts", vault_router)
 api.add_router("/contracts", incidents_router)
+api.add_router("/contracts", closeout_router)
+api.add_router("/contracts", compliance_router)
+api.add_router("/contracts", oversight_router)
 api.add_router("/incidents", orderer_incidents_router)
 api.add_router("/me", me_router)
 api.add_router("/audit", audit_router)
@@ -55,6 +62,7 @@ def _error(
 
 @api.exception_handler(SekishoError)
 def on_refusal(request: HttpRequest, exc: SekishoError) -> HttpResponse:
+    count_refusal(exc, "api")
     return _error(request, exc.status, exc.code, exc.message, exc.clause, **getattr(exc, "extra", {}))
 
 

@@ -118,4 +118,8 @@ def load_demo(password: str | None = None) -> list[tuple[DemoUser, str]]:
     from sekisho.people.demo import load_people_demo
 
     load_people_demo(contracts, users)
+    # Compliance: one breach more (important photos outside the vault, R2.7ウ) and a first evaluation.
+    from sekisho.compliance.demo import load_compliance_demo
+
+    load_compliance_demo(contracts, users)
     return created

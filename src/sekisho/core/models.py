@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -114,9 +116,22 @@ CONTRACTOR_ROLES = frozenset({Role.MANAGER, Role.STAFF})
 SECOND_FACTOR_ROLES = frozenset({Role.ORDERER, Role.MANAGER})
 
 
+def current_membership_q(now: dt.datetime | None = None, prefix: str = "") -> models.Q:
+    """A membership is current until it is ended or its end time (``expires_at``) has come: a time-limited
+    inspector's access stops at that instant, whether or not the tick has ended the row formally."""
+    now = now or timezone.now()
+    return models.Q(**{f"{prefix}ended_at__isnull": True}) & (
+        models.Q(**{f"{prefix}expires_at__isnull": True}) | models.Q(**{f"{prefix}expires_at__gt": now})
+    )
+
+
 class MembershipQuerySet(models.QuerySet["Membership"]):
-    def current(self) -> MembershipQuerySet:
-        return self.filter(ended_at__isnull=True)
+    def current(self, now: dt.datetime | None = None) -> MembershipQuerySet:
+        return self.filter(current_membership_q(now))
+
+    def lapsed(self, now: dt.datetime | None = None) -> MembershipQuerySet:
+        """Not ended formally, but past their end time: no access already, the tick ends them for the record."""
+        return self.filter(ended_at__isnull=True, expires_at__lte=now or timezone.now())
 
 
 class Membership(models.Model):
@@ -132,6 +147,8 @@ class Membership(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Time-limited access (an inspector granted by the orderer for an inspection, R3): none after this moment.
+    expires_at = models.DateTimeField(_("終了予定日時"), null=True, blank=True, editable=False)
 
     objects = MembershipQuerySet.as_manager()
 

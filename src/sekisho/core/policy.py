@@ -93,6 +93,33 @@ ACTIONS: dict[str, frozenset[str]] = {
     "incident.close": frozenset({Role.ORDERER}),
     "incident.report_authority": frozenset({Role.ORDERER}),
     "incident.configure": frozenset({Role.ORDERER}),
+    # Compliance (R3, R2.9): findings and clause states for the orderer, the information manager and auditors
+    # (not staff: the findings name colleagues and weaknesses); the two sides run an evaluation on demand; the
+    # orderer loads its own wording of the regulation (a profile) for all its contracts.
+    "compliance.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "compliance.evaluate": frozenset({Role.ORDERER, Role.MANAGER}),
+    "compliance.profile": frozenset({Role.ORDERER}),
+    # Oversight (R3): the orderer requests reports and inspects; the information manager answers; auditors
+    # (also time-limited inspectors, Membership.expires_at) read. Staff do not see the orderer's oversight.
+    "oversight.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "report_request.create": frozenset({Role.ORDERER}),
+    "report_request.review": frozenset({Role.ORDERER}),
+    "report_request.answer": frozenset({Role.MANAGER}),
+    "report_request.attachment": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "inspection.manage": frozenset({Role.ORDERER}),
+    "inspection.respond": frozenset({Role.MANAGER}),
+    "inspector.grant": frozenset({Role.ORDERER}),
+    # Close-out (R2.5, P9): either side opens the checklist; the information manager resolves items (hands
+    # over, destroys, proposes retention) and issues the certificate; the orderer instructs destruction or
+    # retention, confirms receipt, acknowledges retention and confirms the certificate. Staff take no part.
+    "closeout.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    "closeout.open": frozenset({Role.MANAGER, Role.ORDERER}),
+    "closeout.resolve": frozenset({Role.MANAGER}),
+    "closeout.confirm": frozenset({Role.ORDERER}),
+    "closeout.instruct": frozenset({Role.ORDERER}),
+    "closeout.certificate": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
+    # The construction plan's 情報流出防止対策 section (R1.2), written from the live configuration.
+    "plan.view": frozenset({Role.ORDERER, Role.MANAGER, Role.AUDITOR}),
 }
 
 
@@ -103,6 +130,8 @@ INFORMATION_ACTIONS = frozenset(
         *("asset.view", "asset.register", "asset.update", "asset.import", "asset.export", "permit.use"),
         *("vault.view", "vault.upload", "vault.download", "vault.shred"),
         *("transfer.view", "transfer.build", "transfer.confirm"),
+        "report_request.attachment",
+        "closeout.resolve",
     }
 )
 
@@ -117,7 +146,8 @@ def _contract_path(model: type[models.Model]) -> str:
 
 
 def member_contract_ids(user: Any) -> Any:
-    """Subquery of the ids of contracts where *user* is a current member."""
+    """Subquery of the ids of contracts where *user* is a current member: not ended, and not past its end
+    time (``Membership.expires_at``), so a time-limited inspector loses access at that instant, tick or not."""
     return Membership.objects.current().filter(user_id=user.pk).values("contract_id")
 
 

@@ -174,6 +174,10 @@ def transition_contract(contract: Contract, *, acting_user: Any, to_status: str,
         from sekisho.people.gates import require_ready_to_activate
 
         require_ready_to_activate(contract)  # R2.6.1 / P4: both managers appointed, the pledge signed
+    if to_status == Contract.Status.CLOSED:
+        from sekisho.closeout.gates import require_closed_out
+
+        require_closed_out(contract)  # R2.5 / P9: all returned, destroyed or retained; certificate confirmed
     before = contract.status
     contract.status = to_status
     contract.save(update_fields=["status"])
@@ -189,12 +193,19 @@ def transition_contract(contract: Contract, *, acting_user: Any, to_status: str,
 
 @transaction.atomic
 def add_member(
-    contract: Contract, *, acting_user: Any, user: User, role: str, organisation: Organisation | None = None
+    contract: Contract,
+    *,
+    acting_user: Any,
+    user: User,
+    role: str,
+    organisation: Organisation | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> Membership:
     """Give a user a role in a contract.
 
     Each side appoints its own people: the orderer officer adds orderer officers and auditors from the orderer;
-    the information manager adds the contractor's and subcontractors' people.
+    the information manager adds the contractor's and subcontractors' people. An auditor's membership may end
+    at a set time (*expires_at*: a time-limited inspector, R3); the policy stops the access at that instant.
     """
     # Re-read under lock: the caller's instance may be stale (e.g. closed meanwhile).
     contract = Contract.objects.select_for_update().get(pk=contract.pk)
@@ -219,23 +230,62 @@ def add_member(
             raise Forbidden(_("情報管理責任者が追加できるのは受注者・再委託先の者のみです。"))
         if role == Role.MANAGER and organisation != contract.contractor:
             raise Invalid(_("情報管理責任者は受注者の者から選任してください。"), clause="R2.6.1")
+    if expires_at is not None:
+        if role != Role.AUDITOR:
+            raise Invalid(
+                _("終了日時を定めて追加できるのは監査人（検査員）のみです。"), code="expiry_not_allowed"
+            )
+        if expires_at <= timezone.now():
+            raise Invalid(_("終了日時は現在より後にしてください。"), code="expiry_in_past")
     if Membership.objects.current().filter(user=user, contract=contract).exists():
         raise Conflict(_("この利用者は既にこの契約のメンバーです。"), code="duplicate")
+    # A membership whose end time has passed gives no access already; end it for the record before the new one.
+    for lapsed in Membership.objects.lapsed().select_for_update().filter(user=user, contract=contract):
+        _end_lapsed(lapsed)
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
-                user=user, contract=contract, role=role, organisation=organisation
+                user=user, contract=contract, role=role, organisation=organisation, expires_at=expires_at
             )
     except IntegrityError as exc:  # a concurrent add of the same person
         raise Conflict(_("この利用者は既にこの契約のメンバーです。"), code="duplicate") from exc
-    record(
-        actor=acting_user,
-        action="membership.add",
-        contract=contract,
-        obj=membership,
-        summary={"user": user.username, "role": role, "organisation": organisation.name},
-    )
+    summary: dict[str, Any] = {"user": user.username, "role": role, "organisation": organisation.name}
+    if expires_at is not None:
+        summary["expires_at"] = expires_at
+    record(actor=acting_user, action="membership.add", contract=contract, obj=membership, summary=summary)
     return membership
+
+
+def _end_lapsed(membership: Membership) -> None:
+    """End a membership whose end time has come, as of that time (the access stopped then, not now)."""
+    membership.ended_at = membership.expires_at
+    membership.save(update_fields=["ended_at"])
+    record(
+        actor="system",
+        action="membership.expire",
+        contract=membership.contract,
+        obj=membership,
+        summary={
+            "user": membership.user.username,
+            "role": membership.role,
+            "expires_at": membership.expires_at,
+        },
+    )
+
+
+@transaction.atomic
+def end_lapsed_memberships(now: dt.datetime | None = None) -> int:
+    """``sekisho tick``: end, for the record, every membership whose end time has passed. Access had already
+    stopped at that time (the policy reads ``expires_at``); this only makes the history say so. Idempotent."""
+    lapsed = list(
+        Membership.objects.lapsed(now)
+        .select_for_update(of=("self",))
+        .select_related("contract", "user")
+        .order_by("id")
+    )
+    for membership in lapsed:
+        _end_lapsed(membership)
+    return len(lapsed)
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,7 +24,7 @@ from django_otp import login as otp_login
 from sekisho.audit.selectors import contract_events
 from sekisho.core import auth, policy, services
 from sekisho.core.errors import NotFound, SekishoError
-from sekisho.core.models import Contract, Membership
+from sekisho.core.models import Contract, Membership, current_membership_q
 
 
 class LoginForm(forms.Form):
@@ -140,7 +140,7 @@ def contract_detail(request: HttpRequest, contract_id: int) -> HttpResponse:
     role = policy.require(request.user, "contract.view", contract)
     members = (
         policy.visible(request.user, Membership)
-        .filter(contract=contract, ended_at__isnull=True)
+        .filter(current_membership_q(), contract=contract)
         .select_related("user", "organisation")
         .order_by("role", "user__username")
     )
@@ -199,11 +199,7 @@ def contract_audit(request: HttpRequest, contract_id: int) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    from django.db import connection
+    """Database, vault storage and task queue: see sekisho/core/health.py."""
+    from sekisho.core.health import healthz as check
 
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:  # any database failure means "not healthy"
-        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+    return check(request)

@@ -41,6 +41,24 @@ def _training_reminders() -> str:
     return f"{send_training_reminders()} training reminder(s) sent"
 
 
+def _end_lapsed_memberships() -> str:
+    from sekisho.core.services import end_lapsed_memberships
+
+    return f"{end_lapsed_memberships()} lapsed membership(s) ended"
+
+
+def _oversight_reminders() -> str:
+    from sekisho.oversight.reminders import remind_overdue
+
+    return f"{len(remind_overdue(timezone.now()))} oversight reminder(s) sent"
+
+
+def _evaluate_compliance() -> str:
+    from sekisho.compliance.services import evaluate_all
+
+    return f"{evaluate_all()} contract(s) evaluated"
+
+
 def _sign_tree_heads() -> str:
     from sekisho.audit.services import sign_due_tree_heads
 
@@ -53,13 +71,19 @@ JOBS: list[tuple[str, Callable[[], str]]] = [
     # R2.4.2: a leaving time that has come revokes access even if no request arrived since.
     ("people.leavers", _process_leavers),
     ("people.training_reminders", _training_reminders),
+    # R3: a time-limited inspector's access stopped at its end time already (the policy reads it); this
+    # ends the membership for the record.
+    ("memberships.end_lapsed", _end_lapsed_memberships),
+    ("oversight.remind_overdue", _oversight_reminders),
+    # R3: findings from the live state, after the jobs above changed it; a daily snapshot for the trends.
+    ("compliance.evaluate", _evaluate_compliance),
     # Last, so that the heads cover what the jobs above recorded.
     ("audit.sign_due", _sign_tree_heads),
 ]
 
 
 class Command(BaseCommand):
-    help = "Run the scheduled jobs once: permit expiry, incident reminders, leavers, signed tree heads."
+    help = "Run the scheduled jobs once: permit expiry, incident reminders, leavers, compliance, signed tree heads."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--only", action="append", default=[], help="run only this job (repeatable)")
