@@ -102,6 +102,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    "django_tasks_db",
     "sekisho.core",
     "sekisho.audit",
     "sekisho.devices",
@@ -120,6 +122,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "sekisho.core.middleware.RequestIdMiddleware",
+    "sekisho.obs.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "sekisho.core.middleware.SecurityHeadersMiddleware",
     "sekisho.core.middleware.DatabaseUnavailableMiddleware",
@@ -270,10 +273,54 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 OTP_TOTP_ISSUER = "Sekisho"
 
+# Background work (e-mail, long jobs): django-tasks with its database backend; `sekisho db_worker` runs the
+# queue. SEKISHO_TASKS_BACKEND=immediate runs each task at once in the process that enqueues it instead.
+_TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+_task_backend = envstr("SEKISHO_TASKS_BACKEND", "database")
+if _task_backend not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(f"SEKISHO_TASKS_BACKEND must be one of {', '.join(_TASK_BACKENDS)}")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_task_backend], "QUEUES": ["default"]}}
+# A failed e-mail is tried again after 1, 4, 16, 64 … minutes (x4 each time) until this many attempts.
+SEKISHO_MAIL_MAX_ATTEMPTS = envint("SEKISHO_MAIL_MAX_ATTEMPTS", 5)
+SEKISHO_MAIL_RETRY_SECONDS = envint("SEKISHO_MAIL_RETRY_SECONDS", 60)
+
+# Observability (docs/admin/operations.*.md): logs as text or one JSON object a line; /healthz; /metrics for
+# the listed addresses or a bearer token. Behind a reverse proxy the caller is the last X-Forwarded-For hop,
+# believed only from the proxies in SEKISHO_FORWARDED_ALLOW_IPS (also gunicorn's --forwarded-allow-ips).
+SEKISHO_LOG_FORMAT = envstr("SEKISHO_LOG_FORMAT", "plain").strip().lower()
+if SEKISHO_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("SEKISHO_LOG_FORMAT must be plain or json")
+SEKISHO_BEHIND_PROXY = envbool("SEKISHO_BEHIND_PROXY", False)
+SEKISHO_FORWARDED_ALLOW_IPS = envlist("SEKISHO_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+SEKISHO_METRICS_ALLOWED_IPS = envlist("SEKISHO_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+SEKISHO_METRICS_TOKEN = envsecret("SEKISHO_METRICS_TOKEN") or ""
+# Where `sekisho serve` keeps its workers' counters (one subdirectory per running server).
+SEKISHO_METRICS_DIR = Path(envstr("SEKISHO_METRICS_DIR", str(DATA_DIR / "metrics"))).resolve()
+SEKISHO_HEALTH_TASK_MAX_AGE = envint("SEKISHO_HEALTH_TASK_MAX_AGE", 900)  # seconds; 0: not checked
+# `sekisho check --deploy` refuses SQLite unless this says a single-host SQLite deployment is meant.
+SEKISHO_ALLOW_SQLITE = envbool("SEKISHO_ALLOW_SQLITE", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "sekisho.obs.logs.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"()": "sekisho.obs.logs.PlainFormatter"},
+        "json": {"()": "sekisho.obs.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": SEKISHO_LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("SEKISHO_LOG_LEVEL", "INFO")},
 }
+if SEKISHO_LOG_FORMAT == "json":
+    import logging as _logging
+
+    _logging.captureWarnings(True)  # Python warnings as log records, not stray text lines

@@ -99,7 +99,9 @@ class Server:
     def shell_json(self, code: str) -> Any:
         return json.loads(self.sekisho("shell", "-c", code).strip().splitlines()[-1])
 
-    def start(self, *, health: str = "/healthz", expect: int = 200) -> None:
+    def start(
+        self, *, health: str = "/healthz", expect: int = 200, workers: int = 1, args: tuple[str, ...] = ()
+    ) -> None:
         log = (self.data_dir / "server.log").open("ab")
         self.proc = subprocess.Popen(
             [
@@ -112,7 +114,8 @@ class Server:
                 "--port",
                 str(self.port),
                 "--workers",
-                "1",
+                str(workers),
+                *args,
             ],
             env=self.env,
             cwd=ROOT,

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "sekisho.core"
     label = "core"
     verbose_name = _("基本情報")
+
+    def ready(self) -> None:
+        from . import checks
+
+        checks.register()

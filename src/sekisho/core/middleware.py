@@ -195,6 +195,9 @@ class RefusalPageMiddleware:
 
         if not isinstance(exception, SekishoError):
             return None
+        from sekisho.obs.metrics import count_refusal
+
+        count_refusal(exception, "web")
         if exception.code == "training_required" and getattr(exception, "contract_id", None):
             return _to_training(request, exception)
         return render(request, "web/error.html", {"error": exception}, status=exception.status)

@@ -1,5 +1,7 @@
-"""Telling people: a notification row for each person, and an e-mail sent only once the caller's transaction
-has committed — a step that rolls back leaves neither a notification nor a message behind.
+"""Telling people: a notification row for each person, and an e-mail queued only once the caller's transaction
+has committed — a step that rolls back leaves neither a notification nor a message behind. The e-mail itself
+is a background task (``tasks.send_notification_mail``, run by ``sekisho db_worker``), retried when the mail
+server fails.
 
 E-mails say that something happened and where to look; they never carry the information itself (which
 stays on the closed network). ``SEKISHO_BASE_URL``, when set, makes the link absolute.
@@ -30,14 +32,22 @@ def _absolute(url: str) -> str:
     return f"{base}{url}" if base and url.startswith("/") else url
 
 
-def _send(messages: list[tuple[str, str, str]]) -> None:
-    """Send each message on its own, so one bad address or a mail server hiccup does not stop the others.
-    The notification rows are already committed: a failed e-mail is logged, the person still sees it."""
+def deliver_mail(subject: str, body: str, address: str) -> None:
+    """Hand one message to the mail server (run by the ``send_notification_mail`` task)."""
+    send_mail(subject, body, None, [address], fail_silently=False)
+
+
+def _enqueue(messages: list[tuple[str, str, str]]) -> None:
+    """Queue one task per message, so one bad address or a mail server hiccup does not hold up the others
+    and each is retried on its own. The notification rows are already committed: if even queueing fails,
+    that is logged and the person still sees the notification in the app."""
+    from .tasks import send_notification_mail
+
     for subject, body, address in messages:
         try:
-            send_mail(subject, body, None, [address], fail_silently=False)
-        except Exception:  # any transport error: logged, the in-app notification stands
-            log.exception("e-mail to %s failed: %s", address, subject)
+            send_notification_mail.enqueue(subject, body, address)
+        except Exception:  # the queue is unreachable: logged, the in-app notification stands
+            log.exception("e-mail to %s could not be queued: %s", address, subject)
 
 
 def notify(
@@ -60,7 +70,7 @@ def notify(
     text = f"{body}\n\n{_('関所で確認してください:')} {link}\n" if link else f"{body}\n"
     messages = [(f"[{_('関所')}] {subject}", text, user.email) for user in unique.values() if user.email]
     if messages:
-        transaction.on_commit(lambda: _send(messages), robust=True)
+        transaction.on_commit(lambda: _enqueue(messages), robust=True)
     return rows
 
 
