@@ -1,6 +1,6 @@
 # Sekisho — the README's first two commands.
 #   make run    create .venv, install, migrate, load the demo once, serve http://127.0.0.1:8000
-#   make test   lint, types, migrations check, the whole suite on SQLite, then on PostgreSQL when it answers
+#   make test   lint, types, migrations check, the whole suite on SQLite and (alongside) on PostgreSQL when it answers
 #   make bench  every benchmark in bench/ (figures as ratios against a baseline of the same run)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -58,7 +58,9 @@ pytest-postgres: $(STAMP_DEV) browser
 	  DATABASE_URL="$$url" SEKISHO_DATA_DIR=$(TEST_DATA)/postgres $(BIN)/pytest; \
 	fi
 
-test: lint typecheck migrations-check pytest-sqlite pytest-postgres
+# The two database passes run side by side (one per core); each one's output is printed whole when it ends.
+test: lint typecheck migrations-check
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-sqlite pytest-postgres
 
 # Benchmarks are scripts bench/bench_*.py; each prints its figures and exits non-zero only if it breaks.
 # Every script runs (a failing one does not stop the others); scripts/bench_table.py passes their output on,

@@ -35,3 +35,19 @@ def dark_fraction_of_pdf_page(pdf_path: str, page: int = 1, dpi: int = 40) -> fl
     width, height = (int(x) for x in parts[1].split())
     pixels = parts[3][: width * height]
     return sum(1 for p in pixels if p < 128) / max(1, len(pixels))
+
+
+def once_per_make_test(run_in: str) -> None:
+    """Run a test in only one of `make test`'s two passes when both run (SEKISHO_REQUIRE_POSTGRES=1, as in CI);
+    *run_in* is "sqlite" or "postgresql". For tests whose subject does not depend on the suite's own database:
+    those that build their own deployments (backup/restore on both databases, the production server on its own
+    PostgreSQL database) and the walk that takes the guides' screenshots. Running them twice would only double
+    CI time. Without SEKISHO_REQUIRE_POSTGRES they run in whichever pass runs."""
+    import os
+
+    assert run_in in ("sqlite", "postgresql"), run_in
+    if os.environ.get("SEKISHO_REQUIRE_POSTGRES") != "1":
+        return
+    this_pass = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    if this_pass != run_in:
+        pytest.skip(f"runs once per make test: in its {run_in} pass")

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.tools import once_per_make_test
+
 from .conftest import (
     DEMO_PASSWORD,
     ROOT,
@@ -55,6 +57,7 @@ def guide_server() -> Iterator[tuple[str, Path]]:
     import subprocess
     import sys
 
+    once_per_make_test("postgresql")  # screenshots for the guides: taken once per `make test`
     data_dir = Path(tempfile.mkdtemp(prefix="sekisho-guide-"))
     env = {**os.environ, "SEKISHO_DATA_DIR": str(data_dir), "SEKISHO_SECURE_COOKIES": "0"}
     for name in ("SEKISHO_VAULT_DIR", "DJANGO_SETTINGS_MODULE", "SEKISHO_AGENT_HOME"):

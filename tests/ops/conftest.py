@@ -8,9 +8,17 @@ from typing import Any
 
 import pytest
 
+from tests.tools import once_per_make_test
+
 from .harness import Deployment, Deployments, build_source, identity
 
 PASSPHRASE = "correct horse battery staple 関所"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _once() -> None:
+    # These tests build their own SQLite and PostgreSQL deployments whatever the suite's database is.
+    once_per_make_test("sqlite")
 
 
 @pytest.fixture(scope="module")

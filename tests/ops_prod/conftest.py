@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.faults.server import throwaway_database
+from tests.tools import once_per_make_test
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/sekisho"
 
@@ -39,6 +40,7 @@ def _answers(url: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def prod_database() -> Iterator[str]:
+    once_per_make_test("sqlite")  # its own throwaway PostgreSQL database, whatever the suite's database is
     url = postgres_server_url()
     problem = _answers(url)
     if problem:
