@@ -6,44 +6,10 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
-MINCHO = "IPAexMincho"
-GOTHIC = "IPAexGothic"
-FALLBACKS = ((MINCHO, "MS Mincho", "roman"), (GOTHIC, "MS Gothic", "modern"))
-
-
-def _east_asian_font(style_or_run: Any, name: str) -> None:
-    from docx.oxml.ns import qn
-
-    style_or_run.font.name = name
-    rpr = style_or_run.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(fonts)
-    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
-        fonts.set(qn(attr), name)
-    # A theme font would win over the names above (the default Title and Heading styles use them).
-    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(attr), None)
-
-
-def _declare_fallbacks(document: Any) -> None:
-    from docx.oxml.ns import qn
-    from lxml import etree
-
-    part = next(p for p in document.part.package.iter_parts() if p.partname == "/word/fontTable.xml")
-    root = etree.fromstring(part.blob)
-    for name, alternative, family in FALLBACKS:
-        font = etree.SubElement(root, qn("w:font"), {qn("w:name"): name})
-        etree.SubElement(font, qn("w:altName"), {qn("w:val"): alternative})
-        etree.SubElement(font, qn("w:charset"), {qn("w:val"): "80"})
-        etree.SubElement(font, qn("w:family"), {qn("w:val"): family})
-        etree.SubElement(font, qn("w:pitch"), {qn("w:val"): "variable"})
-    # python-docx keeps parts it does not model as plain bytes (Part._blob): rewrite them there.
-    part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
-
+from sekisho.documents.docx import GOTHIC, MINCHO
+from sekisho.documents.docx import declare_fallbacks as _declare_fallbacks
+from sekisho.documents.docx import east_asian_font as _east_asian_font
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

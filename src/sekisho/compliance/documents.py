@@ -11,8 +11,10 @@ from django.utils import timezone, translation
 
 from sekisho.core.models import Contract
 from sekisho.core.wareki import to_wareki
+from sekisho.documents.docx import declare_fallbacks as _declare_fallbacks
+from sekisho.documents.docx import east_asian_font as _east_asian_font
 from sekisho.documents.pdf import render_pdf
-from sekisho.incidents.documents import _declare_fallbacks, _east_asian_font, wareki_datetime
+from sekisho.incidents.documents import wareki_datetime
 
 from . import selectors
 from .models import Severity

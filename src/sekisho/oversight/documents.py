@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass
 from django.utils import timezone, translation
 
 from sekisho.core.wareki import to_wareki
+from sekisho.documents.docx import declare_fallbacks as _declare_fallbacks
+from sekisho.documents.docx import east_asian_font as _east_asian_font
 from sekisho.documents.pdf import render_pdf
-from sekisho.incidents.documents import _declare_fallbacks, _east_asian_font
 
 from . import duedates
 from .models import FindingState, Inspection, InspectionState, ItemResult
